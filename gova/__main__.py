@@ -1,0 +1,3 @@
+from gova.pipeline import main
+
+raise SystemExit(main())

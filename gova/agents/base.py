@@ -1,0 +1,79 @@
+"""What every stage shares: sending records, dead-lettering, and the worker's connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from gova.pipeline import settings, topics
+from gova.streams import DEAD_LETTER, TopicSpec
+
+log = logging.getLogger("gova.agents")
+
+MAX_DEAD_PAYLOAD = 100_000
+
+
+async def emit(spec: TopicSpec, key: str, record: BaseModel) -> None:
+    await topics[spec.name].send(
+        key=key.encode(), value=record.model_dump_json(by_alias=True).encode()
+    )
+
+
+async def dead_letter(stage: str, event: Any, exc: BaseException) -> None:
+    """Send an event a stage could not process to the dead-letter topic; never raise."""
+    from gova.schemas import DeadLetter
+
+    msg = event.message
+    raw = event.value if isinstance(event.value, bytes | bytearray) else repr(event.value).encode()
+    key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key
+    letter = DeadLetter(
+        stage=stage,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        key=key,
+        error=f"{type(exc).__name__}: {exc}"[:2000],
+        payload=bytes(raw[:MAX_DEAD_PAYLOAD]).decode("utf-8", "replace"),
+        failed_at=time.time(),
+    )
+    log.warning("%s: dead-lettered %s[%s]@%s: %s", stage, msg.topic, msg.partition, msg.offset,
+                letter.error)
+    await emit(DEAD_LETTER, key or "", letter)
+
+
+class Resources:
+    """Connections the worker opens once, on first use."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._redis: Any = None
+        self._pool: Any = None
+
+    async def redis(self) -> Any:
+        if self._redis is None:
+            from gova import cache
+
+            self._redis = cache.connect(settings.redis())
+        return self._redis
+
+    async def pool(self) -> Any:
+        async with self._lock:
+            if self._pool is None:
+                from gova import db
+
+                self._pool = await db.create_pool(settings.database())
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+resources = Resources()
+

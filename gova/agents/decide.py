@@ -1,0 +1,58 @@
+"""content.scored → apply the tenant's policy, update the author's behaviour → moderation.results."""
+
+from __future__ import annotations
+
+import time
+
+from gova.agents.base import dead_letter, emit
+from gova.pipeline import app, settings, topics
+from gova.schemas import Behaviour, Item, Verdict
+from gova.streams import CONTENT_SCORED, MODERATION_RESULTS
+from gova.tables import behaviour
+from gova.tables.behaviour import record
+
+
+def verdict_for(item: Item, author: Behaviour, flagged: list[str]) -> Verdict:
+    return Verdict(
+        tenant_id=item.tenant_id,
+        content_id=item.event.id,
+        author_id=item.event.user_id,
+        content_type=item.event.content_type,
+        decision="act" if flagged else "allow",
+        scores=item.scores or {},
+        flagged=flagged,
+        thresholds=item.policy.thresholds,
+        behaviour=author,
+        model=item.model,
+        cached=item.cached,
+        content_hash=item.content_hash,
+        received_at=item.received_at,
+        decided_at=time.time(),
+    )
+
+
+async def decide_item(item: Item) -> Verdict:
+    if item.scores is None:
+        raise ValueError("item reached decide without scores")
+    flagged = item.policy.flagged(item.scores)
+    severity = max((item.scores[c] for c in flagged), default=0.0)
+    state = record(
+        behaviour[item.key],
+        item.received_at,
+        severity,
+        half_life_s=settings.behaviour_half_life_s,
+    )
+    behaviour[item.key] = state
+    author = Behaviour(score=state["score"], strikes=state["strikes"])
+    verdict = verdict_for(item, author, flagged)
+    await emit(MODERATION_RESULTS, item.key, verdict)
+    return verdict
+
+
+@app.agent(topics[CONTENT_SCORED.name])
+async def decide(stream):
+    async for event in stream.events():
+        try:
+            yield await decide_item(Item.model_validate_json(event.value))
+        except Exception as exc:
+            await dead_letter("decide", event, exc)

@@ -1,0 +1,63 @@
+"""content.raw → validate, normalise, rate-limit, dedupe by content hash, route by modality."""
+
+from __future__ import annotations
+
+import time
+
+from gova import cache
+from gova.agents.base import dead_letter, emit, resources
+from gova.agents.text_classifier import classifier
+from gova.normalise import content_hash, normalise_text
+from gova.pipeline import app, settings, topics
+from gova.schemas import Item, Submission, Verdict
+from gova.streams import CONTENT_RAW, CONTENT_SCORED, CONTENT_TEXT, MODERATION_RESULTS
+from gova.tables import rate_limits
+from gova.tables.rate_limit import take_token
+
+class ModalityNotEnabled(ValueError):
+    pass
+
+
+async def route(sub: Submission) -> None:
+    allowed, bucket = take_token(
+        rate_limits[sub.key],
+        sub.received_at,
+        burst=settings.rate_limit_burst,
+        per_s=settings.rate_limit_per_s,
+    )
+    rate_limits[sub.key] = bucket
+    if not allowed:
+        verdict = Verdict(
+            tenant_id=sub.tenant_id,
+            content_id=sub.event.id,
+            author_id=sub.event.user_id,
+            content_type=sub.event.content_type,
+            decision="rate_limited",
+            thresholds=sub.policy.thresholds,
+            received_at=sub.received_at,
+            decided_at=time.time(),
+        )
+        await emit(MODERATION_RESULTS, sub.key, verdict)
+        return
+    if sub.event.content_type != "text":
+        raise ModalityNotEnabled(f"no stage processes {sub.event.content_type!r} content yet")
+
+    text = normalise_text(sub.event.content)
+    item = Item(**sub.model_dump(), text=text, content_hash=content_hash(text))
+    # Keyed by the classifier that produced the scores, so a new model misses the cache.
+    model = classifier().name
+    scores = await cache.cached_scores(await resources.redis(), model, item.content_hash)
+    if scores is not None:
+        item.scores, item.model, item.cached = scores, model, True
+        await emit(CONTENT_SCORED, sub.key, item)
+    else:
+        await emit(CONTENT_TEXT, sub.key, item)
+
+
+@app.agent(topics[CONTENT_RAW.name])
+async def ingest(stream):
+    async for event in stream.events():
+        try:
+            await route(Submission.model_validate_json(event.value))
+        except Exception as exc:  # one bad event must not stop the stage
+            await dead_letter("ingest", event, exc)

@@ -1,0 +1,65 @@
+"""moderation.results → PostgreSQL (idempotent on content id + stage) → wake waiting callers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import asyncpg
+
+from gova import cache, db
+from gova.agents.base import dead_letter, resources
+from gova.pipeline import app, settings, topics
+from gova.schemas import Verdict
+from gova.streams import MODERATION_RESULTS
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database is away", not "this row is bad": wait, don't dead-letter.
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+             asyncpg.InterfaceError, asyncio.TimeoutError)
+
+
+async def store(verdicts: list[Verdict]) -> list[dict]:
+    delay = 0.5
+    while True:
+        try:
+            return await db.store_verdicts(await resources.pool(), verdicts)
+        except TRANSIENT as exc:
+            log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+async def persist_batch(batch: list[tuple[object, Verdict]]) -> list[dict]:
+    try:
+        stored = await store([v for _, v in batch])
+    except Exception:
+        # Isolate the row that fails so the rest of the batch is still stored.
+        stored = []
+        for event, verdict in batch:
+            try:
+                stored += await store([verdict])
+            except Exception as exc:
+                await dead_letter("persist", event, exc)
+    await cache.publish_verdicts(
+        await resources.redis(),
+        [(s["tenant_id"], s["content_id"], json.dumps(s).encode()) for s in stored],
+    )
+    return stored
+
+
+@app.agent(topics[MODERATION_RESULTS.name])
+async def persist(stream):
+    async for events in stream.take_events(
+        settings.persist_batch_size, within=settings.persist_batch_within_s
+    ):
+        batch = []
+        for event in events:
+            try:
+                batch.append((event, Verdict.model_validate_json(event.value)))
+            except Exception as exc:
+                await dead_letter("persist", event, exc)
+        if batch:
+            await persist_batch(batch)

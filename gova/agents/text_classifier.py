@@ -1,0 +1,63 @@
+"""content.text → micro-batched text classification → content.scored."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gova import cache
+from gova.agents.base import dead_letter, emit, resources
+from gova.models import Classifier, load_text_classifier
+from gova.pipeline import app, settings, topics
+from gova.schemas import Item
+from gova.streams import CONTENT_SCORED, CONTENT_TEXT
+
+log = logging.getLogger(__name__)
+
+_classifier: Classifier[str] | None = None
+
+
+def classifier() -> Classifier[str]:
+    global _classifier
+    if _classifier is None:
+        _classifier = load_text_classifier()
+        log.info("text classifier loaded: %s", _classifier.name)
+    return _classifier
+
+
+async def score_batch(items: list[Item]) -> list[Item]:
+    clf = classifier()
+    # Off the event loop, so the consumer keeps fetching while the model runs.
+    scores = await asyncio.to_thread(clf.classify, [i.text for i in items])
+    for item, s in zip(items, scores, strict=True):
+        item.scores, item.model = s, clf.name
+    await cache.cache_scores(
+        await resources.redis(),
+        clf.name,
+        [(i.content_hash, i.scores) for i in items],
+        settings.score_cache_ttl_s,
+    )
+    return items
+
+
+@app.agent(topics[CONTENT_TEXT.name])
+async def classify_text(stream):
+    async for events in stream.take_events(
+        settings.text_batch_size, within=settings.text_batch_within_s
+    ):
+        parsed: list[tuple[object, Item]] = []
+        for event in events:
+            try:
+                parsed.append((event, Item.model_validate_json(event.value)))
+            except Exception as exc:
+                await dead_letter("classify_text", event, exc)
+        if not parsed:
+            continue
+        try:
+            scored = await score_batch([item for _, item in parsed])
+        except Exception as exc:
+            for event, _ in parsed:
+                await dead_letter("classify_text", event, exc)
+            continue
+        for item in scored:
+            await emit(CONTENT_SCORED, item.key, item)

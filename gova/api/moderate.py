@@ -1,0 +1,165 @@
+"""Submitting content and reading verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gova import db
+from gova.api.auth import Tenant, current_tenant
+from gova.api.state import ApiState, get_state
+from gova.schemas import ContentEvent, Submission
+from gova.streams import CONTENT_RAW
+
+router = APIRouter(prefix="/api/v1", tags=["moderation"])
+
+# The stages that exist; anything else is refused rather than accepted and never processed.
+ENABLED_MODALITIES = {"text"}
+PENDING_TTL_S = 3_600
+
+
+class BatchRequest(BaseModel):
+    items: list[ContentEvent] = Field(min_length=1, max_length=100)
+
+
+def _pending_key(tenant_id: str, content_id: str) -> str:
+    return f"gova:pending:{tenant_id}:{content_id}"
+
+
+def _status_url(request: Request, content_id: str) -> str:
+    return str(request.url_for("get_content", content_id=content_id))
+
+
+def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
+    if event.content_type not in ENABLED_MODALITIES:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            detail=f"{where}.contentType: modality not enabled: {event.content_type!r} content "
+            f"is not processed by this deployment yet (enabled: {sorted(ENABLED_MODALITIES)})",
+        )
+    if len(event.content) > state.settings.max_content_chars:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            detail=f"{where}.content: longer than {state.settings.max_content_chars} characters",
+        )
+
+
+async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
+    now = time.time()
+    policy = tenant.policy.merged_over(state.settings.thresholds)
+    subs = [Submission(tenant_id=tenant.id, event=e, received_at=now, policy=policy) for e in events]
+    async with state.redis.pipeline(transaction=False) as pipe:
+        for e in events:
+            pipe.set(_pending_key(tenant.id, e.id), b"1", ex=PENDING_TTL_S)
+        await pipe.execute()
+    try:
+        # Acknowledged by the broker before we answer: an accepted item is never lost.
+        await asyncio.gather(
+            *(
+                state.producer.send_and_wait(
+                    CONTENT_RAW.name,
+                    key=s.key.encode(),
+                    value=s.model_dump_json(by_alias=True).encode(),
+                )
+                for s in subs
+            )
+        )
+    except Exception as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the message broker did not accept the item ({type(exc).__name__}); retry",
+        ) from exc
+
+
+async def _await_verdicts(
+    state: ApiState, tenant: Tenant, ids: list[str], submit: list[ContentEvent]
+) -> dict[str, dict]:
+    """Submit, then wait for the verdicts of `ids` until the deadline; return those found."""
+    futures = {cid: state.waiters.register(tenant.id, cid) for cid in ids}
+    try:
+        await _submit(state, tenant, submit)
+        done, _ = await asyncio.wait(futures.values(), timeout=state.settings.wait_timeout_s)
+        found = {cid: f.result() for cid, f in futures.items() if f in done}
+    finally:
+        for cid, f in futures.items():
+            state.waiters.discard(tenant.id, cid, f)
+    for cid in ids:  # a verdict published before we subscribed is in the database
+        if cid not in found and (stored := await db.get_verdict(state.pool, tenant.id, cid)):
+            found[cid] = stored
+    return found
+
+
+def _done(verdict: dict) -> dict:
+    return {"status": "done", **verdict}
+
+
+def _pending(request: Request, content_id: str) -> dict:
+    return {"status": "pending", "id": content_id, "status_url": _status_url(request, content_id)}
+
+
+@router.post(
+    "/moderate",
+    responses={202: {"description": "accepted; poll status_url"}, 200: {"description": "verdict"}},
+)
+async def moderate(
+    event: ContentEvent,
+    request: Request,
+    wait: bool = Query(False, description="answer with the verdict instead of 202"),
+    tenant: Tenant = Depends(current_tenant),
+    state: ApiState = Depends(get_state),
+) -> JSONResponse:
+    _check(event, state)
+    if stored := await db.get_verdict(state.pool, tenant.id, event.id):
+        return JSONResponse(_done(stored))  # a duplicate: one item, one verdict
+    if wait:
+        found = await _await_verdicts(state, tenant, [event.id], [event])
+        if event.id in found:
+            return JSONResponse(_done(found[event.id]))
+    else:
+        await _submit(state, tenant, [event])
+    return JSONResponse(_pending(request, event.id), status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/moderate/batch")
+async def moderate_batch(
+    body: BatchRequest,
+    request: Request,
+    wait: bool = Query(False, description="answer with verdicts instead of 202"),
+    tenant: Tenant = Depends(current_tenant),
+    state: ApiState = Depends(get_state),
+) -> JSONResponse:
+    ids = [e.id for e in body.items]
+    if len(set(ids)) != len(ids):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "body.items: duplicate ids")
+    for i, event in enumerate(body.items):
+        _check(event, state, where=f"body.items.{i}")
+    stored = {cid: v for cid in ids if (v := await db.get_verdict(state.pool, tenant.id, cid))}
+    new = [e for e in body.items if e.id not in stored]
+    if wait and new:
+        stored.update(await _await_verdicts(state, tenant, [e.id for e in new], new))
+    elif new:
+        await _submit(state, tenant, new)
+    results = [_done(stored[cid]) if cid in stored else _pending(request, cid) for cid in ids]
+    all_done = all(cid in stored for cid in ids)
+    return JSONResponse(
+        {"results": results},
+        status_code=status.HTTP_200_OK if all_done else status.HTTP_202_ACCEPTED,
+    )
+
+
+@router.get("/content/{content_id}", name="get_content")
+async def get_content(
+    content_id: str,
+    request: Request,
+    tenant: Tenant = Depends(current_tenant),
+    state: ApiState = Depends(get_state),
+) -> JSONResponse:
+    if stored := await db.get_verdict(state.pool, tenant.id, content_id):
+        return JSONResponse(_done(stored))
+    if await state.redis.exists(_pending_key(tenant.id, content_id)):
+        return JSONResponse(_pending(request, content_id), status_code=status.HTTP_202_ACCEPTED)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no content {content_id!r} for this tenant")

@@ -1,0 +1,43 @@
+"""A tenant's thresholds over the deployment defaults."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from gova import db
+from gova.api.auth import Tenant, current_tenant, forget_tenant
+from gova.api.state import ApiState, get_state
+from gova.models.text import TEXT_CATEGORIES
+from gova.schemas import Policy
+
+router = APIRouter(prefix="/api/v1", tags=["policy"])
+
+
+def _view(tenant_policy: Policy, state: ApiState) -> dict:
+    return {
+        "overrides": tenant_policy.thresholds,
+        "effective": tenant_policy.merged_over(state.settings.thresholds).thresholds,
+        "categories": list(TEXT_CATEGORIES),
+    }
+
+
+@router.get("/policy")
+async def get_policy(
+    tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
+) -> dict:
+    return _view(tenant.policy, state)
+
+
+@router.put("/policy")
+async def put_policy(
+    policy: Policy, tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
+) -> dict:
+    unknown = sorted(set(policy.thresholds) - set(TEXT_CATEGORIES))
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"body.thresholds: unknown categories {unknown}; known: {list(TEXT_CATEGORIES)}",
+        )
+    await db.set_policy(state.pool, tenant.id, policy.model_dump())
+    forget_tenant(tenant.id)
+    return _view(policy, state)

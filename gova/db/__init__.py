@@ -1,0 +1,221 @@
+"""PostgreSQL access: the pool, migrations and every query Gova runs, in one place."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime
+from importlib import resources
+
+import asyncpg
+
+from gova.schemas import Verdict
+
+STAGE_DECIDE = "decide"
+KEY_PREFIX = "gova_"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def _migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("gova.db") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply pending migrations in order, under an advisory lock; return those applied."""
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock(4242)")
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for version, sql in _migration_files():
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            applied.append(version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(4242)")
+    return applied
+
+
+# --- tenants and API keys ---------------------------------------------------------------
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+async def ensure_tenant(conn: asyncpg.Connection, tenant_id: str, name: str | None = None) -> None:
+    await conn.execute(
+        "INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        tenant_id,
+        name or tenant_id,
+    )
+
+
+async def create_api_key(conn: asyncpg.Connection, tenant_id: str, label: str = "") -> str:
+    """Create a key for the tenant; only its hash is stored, so this is the one time it is seen."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute(
+        "INSERT INTO api_keys (tenant_id, prefix, key_hash, label) VALUES ($1, $2, $3, $4)",
+        tenant_id,
+        key[:12],
+        hash_key(key),
+        label,
+    )
+    return key
+
+
+async def revoke_api_keys(conn: asyncpg.Connection, tenant_id: str, label: str) -> int:
+    result = await conn.execute(
+        "UPDATE api_keys SET revoked_at = now()"
+        " WHERE tenant_id = $1 AND label = $2 AND revoked_at IS NULL",
+        tenant_id,
+        label,
+    )
+    return int(result.split()[-1])
+
+
+async def tenant_for_key(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT t.id, t.name, t.tier, t.policy FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
+        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+        hash_key(key),
+    )
+
+
+async def set_policy(pool: asyncpg.Pool, tenant_id: str, policy: dict) -> None:
+    await pool.execute("UPDATE tenants SET policy = $2 WHERE id = $1", tenant_id, policy)
+
+
+# --- verdicts ---------------------------------------------------------------------------
+
+
+def _ts(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+async def store_verdicts(pool: asyncpg.Pool, verdicts: list[Verdict]) -> list[dict]:
+    """Write verdicts and their side rows idempotently; return what is stored for each.
+
+    A redelivered verdict leaves the first stored one in place, and the stored one is what
+    callers are told, so every answer for a content id agrees.
+    """
+    stage = STAGE_DECIDE
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            "INSERT INTO moderation_results (tenant_id, content_id, stage, author_id,"
+            " content_type, content_hash, decision, flagged, scores, verdict, received_at,"
+            " decided_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
+            " ON CONFLICT (tenant_id, content_id, stage) DO NOTHING",
+            [
+                (
+                    v.tenant_id,
+                    v.content_id,
+                    stage,
+                    v.author_id,
+                    v.content_type,
+                    v.content_hash,
+                    v.decision,
+                    v.flagged,
+                    v.scores,
+                    v.model_dump(mode="json"),
+                    _ts(v.received_at),
+                    _ts(v.decided_at),
+                )
+                for v in verdicts
+            ],
+        )
+        scored = [v for v in verdicts if v.model is not None]
+        await conn.executemany(
+            "INSERT INTO evaluation_events (tenant_id, content_id, stage, evaluator, scores,"
+            " behavior_score) VALUES ($1,$2,'classify',$3,$4,$5)"
+            " ON CONFLICT (tenant_id, content_id, stage) DO NOTHING",
+            [
+                (v.tenant_id, v.content_id, v.model, v.scores, v.behaviour.score)
+                for v in scored
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO audit_logs (tenant_id, content_id, stage, event, detail)"
+            " VALUES ($1,$2,$3,$4,$5)"
+            " ON CONFLICT (tenant_id, content_id, stage, event) DO NOTHING",
+            [
+                (
+                    v.tenant_id,
+                    v.content_id,
+                    stage,
+                    f"decision:{v.decision}",
+                    {"flagged": v.flagged, "thresholds": v.thresholds},
+                )
+                for v in verdicts
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO performance_metrics (tenant_id, content_id, stage, metric, value)"
+            " VALUES ($1,$2,$3,'latency_ms',$4)"
+            " ON CONFLICT (tenant_id, content_id, stage, metric) DO NOTHING",
+            [(v.tenant_id, v.content_id, stage, v.latency_ms) for v in verdicts],
+        )
+        await conn.executemany(
+            "INSERT INTO users (tenant_id, user_id, behavior_score, strikes, last_seen_at)"
+            " VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tenant_id, user_id) DO UPDATE SET"
+            " behavior_score = EXCLUDED.behavior_score, strikes = EXCLUDED.strikes,"
+            " last_seen_at = EXCLUDED.last_seen_at"
+            " WHERE users.last_seen_at IS NULL OR users.last_seen_at <= EXCLUDED.last_seen_at",
+            [
+                (
+                    v.tenant_id,
+                    v.author_id,
+                    v.behaviour.score,
+                    v.behaviour.strikes,
+                    _ts(v.received_at),
+                )
+                for v in verdicts
+            ],
+        )
+        rows = await conn.fetch(
+            "SELECT r.verdict, r.stored_at FROM moderation_results r"
+            " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, content_id)"
+            " USING (tenant_id, content_id) WHERE r.stage = $3",
+            [v.tenant_id for v in verdicts],
+            [v.content_id for v in verdicts],
+            stage,
+        )
+    return [_public(r) for r in rows]
+
+
+def _public(row: asyncpg.Record) -> dict:
+    stored = dict(row["verdict"])
+    stored["stored_at"] = row["stored_at"].timestamp()
+    return stored
+
+
+async def get_verdict(pool: asyncpg.Pool, tenant_id: str, content_id: str) -> dict | None:
+    row = await pool.fetchrow(
+        "SELECT verdict, stored_at FROM moderation_results"
+        " WHERE tenant_id = $1 AND content_id = $2 AND stage = $3",
+        tenant_id,
+        content_id,
+        STAGE_DECIDE,
+    )
+    return _public(row) if row else None

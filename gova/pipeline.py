@@ -1,0 +1,128 @@
+"""The Faust app and the `gova` command line.
+
+`faust -A gova.pipeline worker` and `gova worker` run every agent and table plus Faust's web
+monitor; `gova up` starts the whole stack on embedded infrastructure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import faust
+
+from gova import streams
+from gova.settings import get_settings
+from gova.streams import tansu_fixes
+
+settings = get_settings()
+
+_extra: dict = {}
+if settings.tansu_workarounds:
+    tansu_fixes.apply(settings.broker())
+    _extra.update(tansu_fixes.FAUST_SETTINGS)
+
+app = faust.App(
+    settings.app_id,
+    broker=f"kafka://{settings.broker()}",
+    store="memory://",
+    datadir=str(settings.data_dir / "faust"),
+    topic_partitions=settings.partitions,
+    topic_allow_declare=True,
+    key_serializer="raw",
+    value_serializer="raw",
+    web_host=settings.api_host,
+    web_port=settings.monitor_port,
+    web_stats_enabled=True,
+    consumer_auto_offset_reset="earliest",
+    processing_guarantee="at_least_once",
+    **_extra,
+)
+
+topics: dict[str, faust.TopicT] = {
+    spec.name: app.topic(
+        spec.name,
+        partitions=spec.partition_count(),
+        retention=spec.retention_ms / 1000 if spec.retention_ms > 0 else None,
+        compacting=spec.compacted,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    for spec in streams.ALL_TOPICS
+}
+
+# Register agents and tables with the app (they import `app` from here).
+from gova import agents  # noqa: E402,F401
+
+
+@app.page("/gova/ready/")
+async def ready(web, request):  # noqa: ANN001 - Faust view signature
+    """200 once partitions are assigned and tables recovered: what `gova up` waits for."""
+    ok = app.tables.recovery.completed.is_set() and not app.rebalancing
+    return web.json({"ready": ok}, status=200 if ok else 503)
+
+
+# --- command line -----------------------------------------------------------------------
+
+
+def _cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
+    sys.argv = ["gova", "worker", "-l", args.loglevel, *rest]
+    app.main()
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace, rest: list[str]) -> int:
+    from gova.api.server import serve
+
+    serve()
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace, rest: list[str]) -> int:
+    from gova.runners.up import up
+
+    return up()
+
+
+def _cmd_migrate(args: argparse.Namespace, rest: list[str]) -> int:
+    from gova.runners.up import run_migrations
+
+    applied = asyncio.run(run_migrations(settings.database()))
+    print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+    return 0
+
+
+def _cmd_apikey_create(args: argparse.Namespace, rest: list[str]) -> int:
+    from gova.runners.up import create_key
+
+    key = asyncio.run(create_key(settings.database(), args.tenant, args.label))
+    print(key)
+    print(f"(tenant {args.tenant}: store this key now, it is not shown again)", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gova", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start Gova on embedded defaults").set_defaults(func=_cmd_up)
+    worker = sub.add_parser("worker", help="run the Faust worker (agents, tables, monitor)")
+    worker.add_argument("-l", "--loglevel", default="info")
+    worker.set_defaults(func=_cmd_worker)
+    sub.add_parser("api", help="run the HTTP API").set_defaults(func=_cmd_api)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+    apikey = sub.add_parser("apikey", help="manage API keys")
+    apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True)
+    create = apikey_sub.add_parser("create", help="create an API key for a tenant")
+    create.add_argument("--tenant", required=True, help="tenant id (created if new)")
+    create.add_argument("--label", default="", help="a note to tell keys apart")
+    create.set_defaults(func=_cmd_apikey_create)
+
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "worker":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args.func(args, rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Starting and stopping processes: the embedded infrastructure and Gova's own services."""

@@ -1,0 +1,17 @@
+"""Records on the wire and API models: one definition each."""
+
+from gova.schemas.content import ContentEvent, ContentMetadata, ContentType
+from gova.schemas.pipeline import Behaviour, DeadLetter, Item, Submission, Verdict
+from gova.schemas.policy import Policy
+
+__all__ = [
+    "Behaviour",
+    "ContentEvent",
+    "ContentMetadata",
+    "ContentType",
+    "DeadLetter",
+    "Item",
+    "Policy",
+    "Submission",
+    "Verdict",
+]

@@ -1,0 +1,81 @@
+"""Records that travel between stages. Every topic carries JSON of one of these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from gova.schemas.content import ContentEvent, ContentType
+from gova.schemas.policy import Policy
+
+Decision = Literal["allow", "act", "review", "rate_limited"]
+
+
+class Submission(BaseModel):
+    """content.raw: what the API (or a bridge) accepted, with the tenant's policy snapshot."""
+
+    tenant_id: str
+    event: ContentEvent
+    received_at: float  # epoch seconds, when the API accepted it
+    policy: Policy
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant_id}:{self.event.user_id}"
+
+
+class Item(Submission):
+    """content.text → content.scored: normalised text, then the classifier's scores."""
+
+    text: str
+    content_hash: str
+    scores: dict[str, float] | None = None
+    model: str | None = None
+    cached: bool = False
+
+
+class Behaviour(BaseModel):
+    score: float = 0.0
+    strikes: int = 0
+
+
+class Verdict(BaseModel):
+    """moderation.results: the decision for one item, as stored and as answered."""
+
+    tenant_id: str
+    content_id: str
+    author_id: str
+    content_type: ContentType
+    decision: Decision
+    scores: dict[str, float] = Field(default_factory=dict)
+    flagged: list[str] = Field(default_factory=list)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+    model: str | None = None
+    cached: bool = False
+    content_hash: str | None = None
+    received_at: float
+    decided_at: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant_id}:{self.author_id}"
+
+    @computed_field
+    @property
+    def latency_ms(self) -> float:
+        return round((self.decided_at - self.received_at) * 1000.0, 3)
+
+
+class DeadLetter(BaseModel):
+    """gova.deadletter: an event a stage could not process, with the error."""
+
+    stage: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    error: str
+    payload: str
+    failed_at: float

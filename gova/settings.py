@@ -1,0 +1,90 @@
+"""One typed settings object, read from the environment with embedded defaults.
+
+`KAFKA_BROKER`, `DATABASE_URL` and `REDIS_URL` point Gova at external services; when one is
+unset, `gova up` starts the embedded equivalent and fills it in for its children.
+Everything else is read from `GOVA_*` variables.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_THRESHOLDS: dict[str, float] = {"toxicity": 0.8}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVA_", extra="ignore")
+
+    kafka_broker: str | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_BROKER", "GOVA_KAFKA_BROKER")
+    )
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "GOVA_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        None, validation_alias=AliasChoices("REDIS_URL", "GOVA_REDIS_URL")
+    )
+    # Set by `gova up` when the broker is the embedded Tansu, so its workarounds apply.
+    embedded_broker: bool = False
+
+    data_dir: Path = Path(".gova")
+    app_id: str = "gova"
+    partitions: int = 4
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    monitor_port: int = 6066
+    embedded_kafka_port: int = 19092
+    embedded_redis_port: int = 16379
+
+    # Request limits
+    max_body_bytes: int = 1_048_576
+    max_content_chars: int = 20_000
+    max_batch_items: int = 100
+    wait_timeout_s: float = 5.0
+
+    # Per-author token bucket: `rate_limit_burst` items at once, refilled at `rate_limit_per_s`.
+    rate_limit_burst: float = 60.0
+    rate_limit_per_s: float = 1.0
+    # Behaviour score: flagged severity decays with this half-life.
+    behaviour_half_life_s: float = 86_400.0
+    score_cache_ttl_s: int = 3_600
+
+    text_batch_size: int = 64
+    text_batch_within_s: float = 0.02
+    persist_batch_size: int = 200
+    persist_batch_within_s: float = 0.01
+
+    thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+
+    @property
+    def run_file(self) -> Path:
+        return self.data_dir / "run.json"
+
+    @property
+    def tansu_workarounds(self) -> bool:
+        """The embedded broker's defects are patched only when it is the broker in use."""
+        return self.embedded_broker or self.kafka_broker is None
+
+    def broker(self) -> str:
+        return self.kafka_broker or f"127.0.0.1:{self.embedded_kafka_port}"
+
+    def redis(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"postgresql://postgres@/postgres?host={self.pg_dir.resolve()}"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,77 @@
+"""Every topic of the topology, with its partitions and retention.
+
+The list is pure data so the API, `gova up` and the worker share one declaration; the
+worker turns it into Faust topics in `gova.pipeline`. Every topic is created explicitly
+(`ensure_topics`): the embedded broker auto-creates with 4 partitions, which breaks Faust.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gova.settings import get_settings
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+    partitions: int | None = None  # None: the deployment's `partitions` setting
+
+    def partition_count(self) -> int:
+        return self.partitions or get_settings().partitions
+
+    def configs(self) -> dict[str, str]:
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": "compact" if self.compacted else "delete",
+        }
+
+
+CONTENT_RAW = TopicSpec("content.raw")
+CONTENT_TEXT = TopicSpec("content.text")
+CONTENT_IMAGE = TopicSpec("content.image")
+CONTENT_AUDIO = TopicSpec("content.audio")
+CONTENT_SCORED = TopicSpec("content.scored")
+CONTENT_REVIEW = TopicSpec("content.review")
+MODERATION_ACTIONS = TopicSpec("moderation.actions")
+MODERATION_RESULTS = TopicSpec("moderation.results")
+MODERATOR_EVENTS = TopicSpec("moderator.events", retention_ms=-1, compacted=True)
+DEAD_LETTER = TopicSpec("gova.deadletter", retention_ms=30 * DAY_MS)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    CONTENT_RAW,
+    CONTENT_TEXT,
+    CONTENT_IMAGE,
+    CONTENT_AUDIO,
+    CONTENT_SCORED,
+    CONTENT_REVIEW,
+    MODERATION_ACTIONS,
+    MODERATION_RESULTS,
+    MODERATOR_EVENTS,
+    DEAD_LETTER,
+)
+
+
+async def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(s.name, s.partition_count(), 1, topic_configs=s.configs())
+                    for s in missing
+                ]
+            )
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
