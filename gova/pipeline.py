@@ -58,8 +58,10 @@ from gova import agents  # noqa: E402,F401
 
 @app.page("/gova/ready/")
 async def ready(web, request):  # noqa: ANN001 - Faust view signature
-    """200 once partitions are assigned and tables recovered: what `gova up` waits for."""
-    ok = app.tables.recovery.completed.is_set() and not app.rebalancing
+    """200 once tables are recovered and models loaded: what `gova up` waits for."""
+    from gova.agents.text_classifier import classifier_loaded
+
+    ok = app.tables.recovery.completed.is_set() and not app.rebalancing and classifier_loaded()
     return web.json({"ready": ok}, status=200 if ok else 503)
 
 

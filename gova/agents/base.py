@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gova.pipeline import settings, topics
+from gova.schemas import DeadLetter
 from gova.streams import DEAD_LETTER, TopicSpec
 
 log = logging.getLogger("gova.agents")
@@ -23,10 +24,8 @@ async def emit(spec: TopicSpec, key: str, record: BaseModel) -> None:
     )
 
 
-async def dead_letter(stage: str, event: Any, exc: BaseException) -> None:
-    """Send an event a stage could not process to the dead-letter topic; never raise."""
-    from gova.schemas import DeadLetter
-
+async def dead_letter(stage: str, event: Any, exc: BaseException) -> DeadLetter:
+    """Send an event a stage could not process to the dead-letter topic."""
     msg = event.message
     raw = event.value if isinstance(event.value, bytes | bytearray) else repr(event.value).encode()
     key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key
@@ -43,6 +42,7 @@ async def dead_letter(stage: str, event: Any, exc: BaseException) -> None:
     log.warning("%s: dead-lettered %s[%s]@%s: %s", stage, msg.topic, msg.partition, msg.offset,
                 letter.error)
     await emit(DEAD_LETTER, key or "", letter)
+    return letter
 
 
 class Resources:

@@ -9,7 +9,7 @@ from gova.pipeline import app, settings, topics
 from gova.schemas import Behaviour, Item, Verdict
 from gova.streams import CONTENT_SCORED, MODERATION_RESULTS
 from gova.tables import behaviour
-from gova.tables.behaviour import record
+from gova.tables.behaviour_score import record
 
 
 def verdict_for(item: Item, author: Behaviour, flagged: list[str]) -> Verdict:
@@ -37,7 +37,7 @@ async def decide_item(item: Item) -> Verdict:
     flagged = item.policy.flagged(item.scores)
     severity = max((item.scores[c] for c in flagged), default=0.0)
     state = record(
-        behaviour[item.key],
+        behaviour.get(item.key),
         item.received_at,
         severity,
         half_life_s=settings.behaviour_half_life_s,
@@ -55,4 +55,4 @@ async def decide(stream):
         try:
             yield await decide_item(Item.model_validate_json(event.value))
         except Exception as exc:
-            await dead_letter("decide", event, exc)
+            yield await dead_letter("decide", event, exc)

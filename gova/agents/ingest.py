@@ -12,15 +12,15 @@ from gova.pipeline import app, settings, topics
 from gova.schemas import Item, Submission, Verdict
 from gova.streams import CONTENT_RAW, CONTENT_SCORED, CONTENT_TEXT, MODERATION_RESULTS
 from gova.tables import rate_limits
-from gova.tables.rate_limit import take_token
+from gova.tables.token_bucket import take_token
 
 class ModalityNotEnabled(ValueError):
     pass
 
 
-async def route(sub: Submission) -> None:
+async def route(sub: Submission) -> Item | Verdict:
     allowed, bucket = take_token(
-        rate_limits[sub.key],
+        rate_limits.get(sub.key),
         sub.received_at,
         burst=settings.rate_limit_burst,
         per_s=settings.rate_limit_per_s,
@@ -38,7 +38,7 @@ async def route(sub: Submission) -> None:
             decided_at=time.time(),
         )
         await emit(MODERATION_RESULTS, sub.key, verdict)
-        return
+        return verdict
     if sub.event.content_type != "text":
         raise ModalityNotEnabled(f"no stage processes {sub.event.content_type!r} content yet")
 
@@ -52,12 +52,14 @@ async def route(sub: Submission) -> None:
         await emit(CONTENT_SCORED, sub.key, item)
     else:
         await emit(CONTENT_TEXT, sub.key, item)
+    return item
 
 
 @app.agent(topics[CONTENT_RAW.name])
 async def ingest(stream):
+    # Every agent yields one outcome per event: what it sent on, or the dead letter.
     async for event in stream.events():
         try:
-            await route(Submission.model_validate_json(event.value))
+            yield await route(Submission.model_validate_json(event.value))
         except Exception as exc:  # one bad event must not stop the stage
-            await dead_letter("ingest", event, exc)
+            yield await dead_letter("ingest", event, exc)

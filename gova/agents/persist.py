@@ -11,7 +11,7 @@ import asyncpg
 from gova import cache, db
 from gova.agents.base import dead_letter, resources
 from gova.pipeline import app, settings, topics
-from gova.schemas import Verdict
+from gova.schemas import DeadLetter, Verdict
 from gova.streams import MODERATION_RESULTS
 
 log = logging.getLogger(__name__)
@@ -32,22 +32,24 @@ async def store(verdicts: list[Verdict]) -> list[dict]:
             delay = min(delay * 2, 10.0)
 
 
-async def persist_batch(batch: list[tuple[object, Verdict]]) -> list[dict]:
+async def persist_batch(batch: list[tuple[object, Verdict]]) -> list[dict | DeadLetter]:
+    """Store and announce a batch; one outcome per verdict (stored row or dead letter)."""
     try:
-        stored = await store([v for _, v in batch])
+        outcomes: list[dict | DeadLetter] = list(await store([v for _, v in batch]))
     except Exception:
         # Isolate the row that fails so the rest of the batch is still stored.
-        stored = []
+        outcomes = []
         for event, verdict in batch:
             try:
-                stored += await store([verdict])
+                outcomes += await store([verdict])
             except Exception as exc:
-                await dead_letter("persist", event, exc)
+                outcomes.append(await dead_letter("persist", event, exc))
+    stored = [o for o in outcomes if isinstance(o, dict)]
     await cache.publish_verdicts(
         await resources.redis(),
         [(s["tenant_id"], s["content_id"], json.dumps(s).encode()) for s in stored],
     )
-    return stored
+    return outcomes
 
 
 @app.agent(topics[MODERATION_RESULTS.name])
@@ -60,6 +62,7 @@ async def persist(stream):
             try:
                 batch.append((event, Verdict.model_validate_json(event.value)))
             except Exception as exc:
-                await dead_letter("persist", event, exc)
+                yield await dead_letter("persist", event, exc)
         if batch:
-            await persist_batch(batch)
+            for outcome in await persist_batch(batch):
+                yield outcome

@@ -25,6 +25,16 @@ def classifier() -> Classifier[str]:
     return _classifier
 
 
+@app.task
+async def _load_classifier() -> None:
+    """Load the model at start-up (seconds), not on the first item; /gova/ready/ waits for it."""
+    await asyncio.to_thread(classifier)
+
+
+def classifier_loaded() -> bool:
+    return _classifier is not None
+
+
 async def score_batch(items: list[Item]) -> list[Item]:
     clf = classifier()
     # Off the event loop, so the consumer keeps fetching while the model runs.
@@ -50,14 +60,15 @@ async def classify_text(stream):
             try:
                 parsed.append((event, Item.model_validate_json(event.value)))
             except Exception as exc:
-                await dead_letter("classify_text", event, exc)
+                yield await dead_letter("classify_text", event, exc)
         if not parsed:
             continue
         try:
             scored = await score_batch([item for _, item in parsed])
         except Exception as exc:
             for event, _ in parsed:
-                await dead_letter("classify_text", event, exc)
+                yield await dead_letter("classify_text", event, exc)
             continue
         for item in scored:
             await emit(CONTENT_SCORED, item.key, item)
+            yield item

@@ -1,0 +1,216 @@
+"""Each stage under Faust's test_context: what it sends on, what it keeps, what it refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+
+from gova import cache, db
+from gova.normalise import content_hash
+from gova.schemas import DeadLetter, Item, Verdict
+from tests.unit.conftest import make_submission, wire
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def topics_of(sent) -> list[str]:
+    return [s[0] for s in sent]
+
+
+# --- ingest ---------------------------------------------------------------------------
+
+
+async def test_ingest_normalises_and_routes_text(stack, sent):
+    from gova.agents.ingest import ingest
+
+    sub = make_submission(f"a-{uid()}", "  hello \u200b  world ")
+    async with ingest.test_context() as agent:
+        await agent.put(wire(sub), key=sub.key.encode())
+    [(topic, key, value)] = sent
+    assert (topic, key) == ("content.text", sub.key)
+    item = Item.model_validate_json(value)
+    assert item.text == "hello world"
+    assert item.content_hash == content_hash("hello world")
+    assert item.scores is None
+
+
+async def test_ingest_rate_limits_an_author_without_dropping(stack, sent, monkeypatch):
+    from gova.agents.ingest import ingest
+    from gova.pipeline import settings
+    from gova.tables import rate_limits
+
+    monkeypatch.setattr(settings, "rate_limit_burst", 2.0)
+    monkeypatch.setattr(settings, "rate_limit_per_s", 0.0)
+    user, now = f"u-{uid()}", time.time()
+    subs = [make_submission(f"r{i}-{uid()}", "hi", user=user, received_at=now) for i in range(3)]
+    async with ingest.test_context() as agent:
+        for sub in subs:
+            await agent.put(wire(sub), key=sub.key.encode())
+        assert rate_limits[subs[0].key]["tokens"] == pytest.approx(0.0)
+    assert topics_of(sent) == ["content.text", "content.text", "moderation.results"]
+    verdict = Verdict.model_validate_json(sent[2][2])
+    assert verdict.decision == "rate_limited"
+    assert verdict.content_id == subs[2].event.id
+
+
+async def test_ingest_uses_cached_scores_for_identical_content(stack, sent, redis):
+    from gova.agents.ingest import ingest
+    from gova.agents.text_classifier import classifier
+
+    text = f"seen before {uid()}"
+    await cache.cache_scores(redis, classifier().name, [(content_hash(text), {"toxicity": 0.42})], 60)
+    sub = make_submission(f"c-{uid()}", text)
+    async with ingest.test_context() as agent:
+        await agent.put(wire(sub), key=sub.key.encode())
+    [(topic, _, value)] = sent
+    item = Item.model_validate_json(value)
+    assert topic == "content.scored"
+    assert (item.cached, item.scores) == (True, {"toxicity": 0.42})
+
+
+async def test_ingest_dead_letters_poison_and_goes_on(stack, sent):
+    from gova.agents.ingest import ingest
+
+    good = make_submission(f"g-{uid()}", "fine")
+    image = make_submission(f"i-{uid()}", "aGVsbG8=", content_type="image")
+    async with ingest.test_context() as agent:
+        await agent.put(b"\xff not json", key=b"acme:u1")
+        await agent.put(wire(image), key=image.key.encode())
+        await agent.put(wire(good), key=good.key.encode())
+    assert topics_of(sent) == ["gova.deadletter", "gova.deadletter", "content.text"]
+    poison, refused = (DeadLetter.model_validate_json(s[2]) for s in sent[:2])
+    assert poison.stage == "ingest" and "ValidationError" in poison.error
+    assert "no stage processes 'image'" in refused.error
+
+
+# --- text classification --------------------------------------------------------------
+
+
+def item_for(text: str, **kw) -> Item:
+    sub = make_submission(f"t-{uid()}", text, **kw)
+    return Item(**sub.model_dump(), text=text, content_hash=content_hash(text))
+
+
+async def test_classifier_scores_a_batch_and_fills_the_cache(stack, sent, redis):
+    from gova.agents.text_classifier import classify_text, classifier
+
+    items = [item_for("you are a worthless idiot"), item_for("thanks, see you tomorrow")]
+    async with classify_text.test_context() as agent:
+        for item in items:
+            await agent.put(wire(item), key=item.key.encode(), wait=False)
+        while len(agent.results) < 2:
+            await asyncio.sleep(0.01)
+    assert topics_of(sent) == ["content.scored", "content.scored"]
+    toxic, benign = (Item.model_validate_json(s[2]) for s in sent)
+    assert toxic.scores["toxicity"] > 0.8 > benign.scores["toxicity"]
+    cached = await cache.cached_scores(redis, classifier().name, toxic.content_hash)
+    assert cached == toxic.scores
+
+
+async def test_classifier_dead_letters_poison(stack, sent):
+    from gova.agents.text_classifier import classify_text
+
+    good = item_for("hello")
+    async with classify_text.test_context() as agent:
+        await agent.put(b'{"tenant_id": "acme"}', key=b"acme:u1", wait=False)
+        await agent.put(wire(good), key=good.key.encode(), wait=False)
+        while len(agent.results) < 2:
+            await asyncio.sleep(0.01)
+    assert sorted(topics_of(sent)) == ["content.scored", "gova.deadletter"]
+
+
+# --- decide -----------------------------------------------------------------------------
+
+
+async def test_decide_applies_policy_and_counts_strikes(stack, sent):
+    from gova.agents.decide import decide
+    from gova.tables import behaviour
+
+    user = f"u-{uid()}"
+    toxic = item_for("x", user=user)
+    toxic.scores, toxic.model = {"toxicity": 0.9}, "m"
+    lenient = item_for("y", user=user, thresholds={"toxicity": 0.95})
+    lenient.scores, lenient.model = {"toxicity": 0.9}, "m"
+    async with decide.test_context() as agent:
+        await agent.put(wire(toxic), key=toxic.key.encode())
+        await agent.put(wire(lenient), key=lenient.key.encode())
+        assert behaviour[toxic.key]["strikes"] == 1
+    first, second = (Verdict.model_validate_json(s[2]) for s in sent)
+    assert (first.decision, first.flagged) == ("act", ["toxicity"])
+    assert (second.decision, second.flagged) == ("allow", [])
+    assert first.behaviour.strikes == 1 and first.behaviour.score == pytest.approx(0.9)
+    # the author's history carries over to the next item
+    assert second.behaviour.strikes == 1 and second.behaviour.score == pytest.approx(0.9, abs=1e-3)
+
+
+async def test_decide_dead_letters_unscored_items(stack, sent):
+    from gova.agents.decide import decide
+
+    unscored = item_for("z")
+    async with decide.test_context() as agent:
+        await agent.put(wire(unscored), key=unscored.key.encode())
+    [(topic, _, value)] = sent
+    assert topic == "gova.deadletter"
+    assert "without scores" in DeadLetter.model_validate_json(value).error
+
+
+# --- persist ----------------------------------------------------------------------------
+
+
+def verdict(tenant: str, cid: str) -> Verdict:
+    now = time.time()
+    return Verdict(
+        tenant_id=tenant,
+        content_id=cid,
+        author_id="u1",
+        content_type="text",
+        decision="allow",
+        scores={"toxicity": 0.1},
+        model="m",
+        received_at=now - 0.05,
+        decided_at=now,
+    )
+
+
+async def test_persist_is_idempotent_and_wakes_waiters(stack, sent, pool, redis, tenant):
+    from gova.agents.persist import persist
+
+    cid = f"p-{uid()}"
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(cache.verdict_channel("acme", cid))
+    v = verdict("acme", cid)
+    async with persist.test_context() as agent:
+        await agent.put(wire(v), key=v.key.encode())
+        await agent.put(wire(v), key=v.key.encode())  # redelivered
+    rows = await pool.fetch(
+        "SELECT decision FROM moderation_results WHERE tenant_id='acme' AND content_id=$1", cid
+    )
+    assert [r["decision"] for r in rows] == ["allow"]
+    message = None
+    while message is None:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    assert json.loads(message["data"])["content_id"] == cid
+    await pubsub.aclose()
+    assert await db.get_verdict(pool, "acme", cid) is not None
+
+
+async def test_persist_dead_letters_the_bad_row_and_keeps_the_rest(stack, sent, pool, tenant):
+    from gova.agents.persist import persist_batch
+
+    good, orphan = verdict("acme", f"ok-{uid()}"), verdict("no-such-tenant", f"x-{uid()}")
+
+    class Event:  # the shape dead_letter reads from a Faust event
+        def __init__(self, v):
+            self.value = wire(v)
+            self.message = type("M", (), {"topic": "moderation.results", "partition": 0,
+                                          "offset": 1, "key": v.key.encode()})
+
+    outcomes = await persist_batch([(Event(good), good), (Event(orphan), orphan)])
+    assert isinstance(outcomes[1], DeadLetter) and "ForeignKey" in outcomes[1].error
+    assert await db.get_verdict(pool, "acme", good.content_id) is not None
