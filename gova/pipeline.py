@@ -37,6 +37,7 @@ app = faust.App(
     web_stats_enabled=True,
     consumer_auto_offset_reset="earliest",
     processing_guarantee="at_least_once",
+    producer_linger=settings.producer_linger_s,
     **_extra,
 )
 

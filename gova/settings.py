@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     behaviour_half_life_s: float = 86_400.0
     score_cache_ttl_s: int = 3_600
 
+    # Producer batching window: small, but it puts several changelog records in one batch,
+    # the case the embedded broker's end-offset defect bites (see streams/tansu_fixes.py).
+    producer_linger_s: float = 0.005
+
     text_batch_size: int = 64
     text_batch_within_s: float = 0.02
     persist_batch_size: int = 200

@@ -35,6 +35,8 @@ os.environ.update(
     # A small bucket, so tests can exhaust it; per-author keys keep tests apart.
     GOVA_RATE_LIMIT_BURST="8",
     GOVA_RATE_LIMIT_PER_S="0.001",
+    # Batch changelog records, so restart tests meet the broker's end-offset defect.
+    GOVA_PRODUCER_LINGER_S="0.05",
 )
 
 

@@ -83,6 +83,7 @@ class Stack:
             GOVA_API_PORT=str(s.api_port),
             GOVA_MONITOR_PORT=str(s.monitor_port),
             GOVA_PARTITIONS=str(s.partitions),
+            GOVA_PRODUCER_LINGER_S=str(s.producer_linger_s),
             PYTHONUNBUFFERED="1",
         )
         return env
