@@ -39,8 +39,9 @@ async def dead_letter(stage: str, event: Any, exc: BaseException) -> DeadLetter:
         payload=bytes(raw[:MAX_DEAD_PAYLOAD]).decode("utf-8", "replace"),
         failed_at=time.time(),
     )
-    log.warning("%s: dead-lettered %s[%s]@%s: %s", stage, msg.topic, msg.partition, msg.offset,
-                letter.error)
+    log.warning(
+        "%s: dead-lettered %s[%s]@%s: %s", stage, msg.topic, msg.partition, msg.offset, letter.error
+    )
     await emit(DEAD_LETTER, key or "", letter)
     return letter
 
@@ -76,4 +77,3 @@ class Resources:
 
 
 resources = Resources()
-

@@ -1,4 +1,4 @@
-"""content.scored → apply the tenant's policy, update the author's behaviour → moderation.results."""
+"""content.scored → the tenant's policy and the author's behaviour → moderation.results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from gova.agents.base import dead_letter, emit
 from gova.pipeline import app, settings, topics
 from gova.schemas import Behaviour, Item, Verdict
 from gova.streams import CONTENT_SCORED, MODERATION_RESULTS
-from gova.tables import behaviour
+from gova.tables.authors import behaviour
 from gova.tables.behaviour_score import record
 
 

@@ -11,8 +11,9 @@ from gova.normalise import content_hash, normalise_text
 from gova.pipeline import app, settings, topics
 from gova.schemas import Item, Submission, Verdict
 from gova.streams import CONTENT_RAW, CONTENT_SCORED, CONTENT_TEXT, MODERATION_RESULTS
-from gova.tables import rate_limits
+from gova.tables.authors import rate_limits
 from gova.tables.token_bucket import take_token
+
 
 class ModalityNotEnabled(ValueError):
     pass

@@ -17,8 +17,13 @@ from gova.streams import MODERATION_RESULTS
 log = logging.getLogger(__name__)
 
 # Errors that mean "the database is away", not "this row is bad": wait, don't dead-letter.
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-             asyncpg.InterfaceError, asyncio.TimeoutError)
+TRANSIENT = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncio.TimeoutError,
+)
 
 
 async def store(verdicts: list[Verdict]) -> list[dict]:

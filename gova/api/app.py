@@ -39,8 +39,7 @@ class BodyLimit:
         if headers.get(b"content-type", b"").startswith(FORM):
             scope = dict(scope)
             scope["headers"] = [
-                (k, b"application/json" if k == b"content-type" else v)
-                for k, v in scope["headers"]
+                (k, b"application/json" if k == b"content-type" else v) for k, v in scope["headers"]
             ]
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:

@@ -51,7 +51,9 @@ def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
 async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
     now = time.time()
     policy = tenant.policy.merged_over(state.settings.thresholds)
-    subs = [Submission(tenant_id=tenant.id, event=e, received_at=now, policy=policy) for e in events]
+    subs = [
+        Submission(tenant_id=tenant.id, event=e, received_at=now, policy=policy) for e in events
+    ]
     async with state.redis.pipeline(transaction=False) as pipe:
         for e in events:
             pipe.set(_pending_key(tenant.id, e.id), b"1", ex=PENDING_TTL_S)

@@ -95,7 +95,9 @@ async def revoke_api_keys(conn: asyncpg.Connection, tenant_id: str, label: str) 
     return int(result.split()[-1])
 
 
-async def tenant_for_key(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> asyncpg.Record | None:
+async def tenant_for_key(
+    conn: asyncpg.Connection | asyncpg.Pool, key: str
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT t.id, t.name, t.tier, t.policy FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
         " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
@@ -150,10 +152,7 @@ async def store_verdicts(pool: asyncpg.Pool, verdicts: list[Verdict]) -> list[di
             "INSERT INTO evaluation_events (tenant_id, content_id, stage, evaluator, scores,"
             " behavior_score) VALUES ($1,$2,'classify',$3,$4,$5)"
             " ON CONFLICT (tenant_id, content_id, stage) DO NOTHING",
-            [
-                (v.tenant_id, v.content_id, v.model, v.scores, v.behaviour.score)
-                for v in scored
-            ],
+            [(v.tenant_id, v.content_id, v.model, v.scores, v.behaviour.score) for v in scored],
         )
         await conn.executemany(
             "INSERT INTO audit_logs (tenant_id, content_id, stage, event, detail)"

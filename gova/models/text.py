@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from gova.models.base import Classifier, MissingModelError
 
-
 TEXT_CATEGORIES = ("toxicity",)
 
 

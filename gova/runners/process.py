@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -20,10 +21,9 @@ class StartError(RuntimeError):
 
 def _die_with_parent(sig: int) -> Callable[[], None]:
     def preexec() -> None:
-        try:
+        # Off Linux there is no prctl: the supervisor's own shutdown still stops us.
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
-        except OSError:  # not Linux: the supervisor's own shutdown still stops us
-            pass
 
     return preexec
 
@@ -104,7 +104,8 @@ class Process:
         while time.monotonic() < deadline:
             if not self.alive():
                 raise StartError(
-                    f"{self.name} exited while starting (code {self.popen and self.popen.returncode})."
+                    f"{self.name} exited while starting"
+                    f" (code {self.popen and self.popen.returncode})."
                     f" Last lines of {self.log_path}:\n{self.log_tail()}"
                 )
             try:

@@ -176,8 +176,10 @@ def up() -> int:
         say("starting the API")
         stack.start_api()
         run_file.write_text(
-            json.dumps({"api_url": stack.api_url, "monitor_url": stack.monitor_url,
-                        "api_key": key}, indent=2)  # fmt: skip
+            json.dumps(
+                {"api_url": stack.api_url, "monitor_url": stack.monitor_url, "api_key": key},
+                indent=2,
+            )  # fmt: skip
         )
         run_file.chmod(0o600)
         print(
@@ -188,7 +190,7 @@ def up() -> int:
             f"  logs:            {stack.log_dir}/\n"
             f"  for scripts:     {run_file}\n\n"
             f"Try:\n  curl -H 'Authorization: Bearer {key}' "
-            f"-d '{{\"id\":\"m1\",\"userId\":\"u1\",\"contentType\":\"text\",\"content\":\"hello\"}}'"
+            f'-d \'{{"id":"m1","userId":"u1","contentType":"text","content":"hello"}}\''
             f" '{stack.api_url}/api/v1/moderate?wait=true'\n\nCtrl-C stops everything.",
             flush=True,
         )

@@ -138,8 +138,14 @@ async def test_tenant_policy_overrides_default_thresholds(running, tenant_b):
         r = await api.put("/api/v1/policy", json={"thresholds": {"toxicity": strict}})
         assert r.status_code == 200 and r.json()["effective"]["toxicity"] == strict
         try:
-            after = (await api.post("/api/v1/moderate?wait=true", json=event(new_id(), text))).json()
-            assert (after["decision"], after["flagged"], after["cached"]) == ("act", ["toxicity"], True)
+            after = (
+                await api.post("/api/v1/moderate?wait=true", json=event(new_id(), text))
+            ).json()
+            assert (after["decision"], after["flagged"], after["cached"]) == (
+                "act",
+                ["toxicity"],
+                True,
+            )
             assert after["thresholds"]["toxicity"] == strict
             bad = await api.put("/api/v1/policy", json={"thresholds": {"nudity": 0.5}})
             assert bad.status_code == 422 and "unknown categories" in bad.json()["detail"]

@@ -1,4 +1,4 @@
-"""`gova up` as a user runs it: ready with run.json, stopped by a signal, data kept, ports checked."""
+"""`gova up` as a user runs it: run.json when ready, stopped by a signal, data kept, busy ports."""
 
 from __future__ import annotations
 
@@ -105,3 +105,26 @@ def test_busy_port_is_a_clear_error_not_a_hang(up_env):
     assert f"port {up_env['GOVA_API_PORT']}" in out and "GOVA_API_PORT" in out
     assert "Gova is up" not in out
     assert not (Path(up_env["GOVA_DATA_DIR"]) / "run.json").exists()
+
+
+def test_apikey_create_prints_a_working_key(stack):
+    proc = subprocess.run(
+        [sys.executable, "-m", "gova", "apikey", "create", "--tenant", "initech", "--label", "ci"],
+        env=stack.child_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    key = proc.stdout.strip()
+    assert key.startswith("gova_") and "not shown again" in proc.stderr
+    assert key not in proc.stderr
+    import asyncio
+
+    from gova import db
+
+    async def lookup():
+        pool = await db.create_pool(stack.settings.database())
+        try:
+            return await db.tenant_for_key(pool, key)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(lookup())["id"] == "initech"

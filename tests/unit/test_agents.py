@@ -43,7 +43,7 @@ async def test_ingest_normalises_and_routes_text(stack, sent):
 async def test_ingest_rate_limits_an_author_without_dropping(stack, sent, monkeypatch):
     from gova.agents.ingest import ingest
     from gova.pipeline import settings
-    from gova.tables import rate_limits
+    from gova.tables.authors import rate_limits
 
     monkeypatch.setattr(settings, "rate_limit_burst", 2.0)
     monkeypatch.setattr(settings, "rate_limit_per_s", 0.0)
@@ -64,7 +64,9 @@ async def test_ingest_uses_cached_scores_for_identical_content(stack, sent, redi
     from gova.agents.text_classifier import classifier
 
     text = f"seen before {uid()}"
-    await cache.cache_scores(redis, classifier().name, [(content_hash(text), {"toxicity": 0.42})], 60)
+    await cache.cache_scores(
+        redis, classifier().name, [(content_hash(text), {"toxicity": 0.42})], 60
+    )
     sub = make_submission(f"c-{uid()}", text)
     async with ingest.test_context() as agent:
         await agent.put(wire(sub), key=sub.key.encode())
@@ -98,7 +100,7 @@ def item_for(text: str, **kw) -> Item:
 
 
 async def test_classifier_scores_a_batch_and_fills_the_cache(stack, sent, redis):
-    from gova.agents.text_classifier import classify_text, classifier
+    from gova.agents.text_classifier import classifier, classify_text
 
     items = [item_for("you are a worthless idiot"), item_for("thanks, see you tomorrow")]
     async with classify_text.test_context() as agent:
@@ -130,7 +132,7 @@ async def test_classifier_dead_letters_poison(stack, sent):
 
 async def test_decide_applies_policy_and_counts_strikes(stack, sent):
     from gova.agents.decide import decide
-    from gova.tables import behaviour
+    from gova.tables.authors import behaviour
 
     user = f"u-{uid()}"
     toxic = item_for("x", user=user)
@@ -208,8 +210,11 @@ async def test_persist_dead_letters_the_bad_row_and_keeps_the_rest(stack, sent, 
     class Event:  # the shape dead_letter reads from a Faust event
         def __init__(self, v):
             self.value = wire(v)
-            self.message = type("M", (), {"topic": "moderation.results", "partition": 0,
-                                          "offset": 1, "key": v.key.encode()})
+            self.message = type(
+                "M",
+                (),
+                {"topic": "moderation.results", "partition": 0, "offset": 1, "key": v.key.encode()},
+            )
 
     outcomes = await persist_batch([(Event(good), good), (Event(orphan), orphan)])
     assert isinstance(outcomes[1], DeadLetter) and "ForeignKey" in outcomes[1].error

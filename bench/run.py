@@ -1,0 +1,215 @@
+"""Throughput and latency of the running stack, beside the bare classifier's batch throughput.
+
+    make bench                      # or: .venv/bin/python -m bench.run [--rates 100 500 max]
+
+Uses the stack described by `.gova/run.json` when `make up` is running; otherwise starts a
+private one in a temporary directory (and stops it afterwards). For each rate it POSTs
+single items to /api/v1/moderate (no wait) for `--seconds`, then reads from PostgreSQL when
+each verdict was stored: latency is accept → verdict stored. Each item has its own text and
+author, so neither the score cache nor the rate limit shortens the path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+WORDS = (  # noqa: SIM905 - a sentence is easier to read than a list of 45 strings
+    "the a you we they game match server channel stream idiot great awful love hate play "
+    "team win lose stupid nice thanks help please report spam hello friend moderator rules "
+    "tonight tomorrow build patch update bug crash fix lag ping vote kick ban mute join"
+).split()
+
+
+def texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(WORDS, k=rng.randint(5, 25))) + f" #{i}" for i in range(n)]
+
+
+def bare_classifier(n: int, batch: int) -> float:
+    """Items/s of the classifier alone, batched as the text stage batches."""
+    from gova.models import load_text_classifier
+
+    clf = load_text_classifier()
+    corpus = texts(n, seed=1)
+    clf.classify(corpus[:batch])  # warm up
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        clf.classify(corpus[i : i + batch])
+    return n / (time.perf_counter() - start)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+async def drive(api: str, key: str, rate: float | None, seconds: float, run: str) -> dict:
+    """POST for `seconds` at `rate` items/s (None: as fast as 64 connections go)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    ids: list[str] = []
+    errors: dict[str, int] = {}
+    corpus = texts(int((rate or 3000) * seconds) + 1000, seed=hash(run) & 0xFFFF)
+    # aiohttp: the load generator shares 2 cores with the stack, and costs far less CPU per
+    # request than httpx's async pool at this concurrency.
+    connector = aiohttp.TCPConnector(limit=64)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(api, headers=headers, connector=connector,
+                                     timeout=timeout) as client:  # fmt: skip
+
+        async def send(i: int) -> None:
+            cid = f"{run}-{i}"
+            body = {"id": cid, "userId": f"{run}-u{i}", "contentType": "text",
+                    "content": corpus[i % len(corpus)]}  # fmt: skip
+            try:
+                async with client.post("/api/v1/moderate", json=body) as r:
+                    await r.read()
+                    if r.status == 202:
+                        ids.append(cid)
+                    else:
+                        errors[str(r.status)] = errors.get(str(r.status), 0) + 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+
+        start = time.perf_counter()
+        if rate is None:
+            counter = iter(range(10**9))
+
+            async def worker() -> None:
+                while time.perf_counter() - start < seconds:
+                    await send(next(counter))
+
+            await asyncio.gather(*(worker() for _ in range(64)))
+        else:
+            tasks, i = [], 0
+            while (now := time.perf_counter() - start) < seconds:
+                due = int(now * rate) + 1
+                while i < due:
+                    tasks.append(asyncio.create_task(send(i)))
+                    i += 1
+                await asyncio.sleep(min(0.005, 1 / rate))
+            await asyncio.gather(*tasks)
+        sent_s = time.perf_counter() - start
+    return {"ids": ids, "errors": errors, "sent_s": sent_s}
+
+
+async def collect(dsn: str, tenant: str, run: str, expected: int, timeout: float = 120) -> list:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = await conn.fetch(
+                "SELECT received_at, stored_at FROM moderation_results"
+                " WHERE tenant_id = $1 AND content_id LIKE $2 || '-%' AND stage = 'decide'",
+                tenant,
+                run,
+            )
+            if len(rows) >= expected or time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+async def measure(api: str, key: str, dsn: str, tenant: str, rate: float | None,
+                  seconds: float) -> dict:  # fmt: skip
+    run = f"bench{uuid.uuid4().hex[:8]}"
+    sent = await drive(api, key, rate, seconds, run)
+    rows = await collect(dsn, tenant, run, len(sent["ids"]))
+    lat = [(r["stored_at"] - r["received_at"]).total_seconds() * 1000 for r in rows]
+    span = (max(r["stored_at"] for r in rows) - min(r["received_at"] for r in rows)).total_seconds()
+    return {
+        "target": "max" if rate is None else rate,
+        "accepted": len(sent["ids"]),
+        "stored": len(rows),
+        "accepted_per_s": len(sent["ids"]) / sent["sent_s"],
+        "stored_per_s": len(rows) / span if span > 0 else float("nan"),
+        "p50_ms": pct(lat, 50),
+        "p99_ms": pct(lat, 99),
+        "errors": sent["errors"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", nargs="+", default=["100", "500", "max"])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--bare-items", type=int, default=20_000)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
+    args = parser.parse_args()
+
+    private = None
+    run_file = Path(os.environ.get("GOVA_DATA_DIR", ".gova")) / "run.json"
+    if not run_file.exists():
+        os.environ["GOVA_DATA_DIR"] = tempfile.mkdtemp(prefix="gova-bench-", dir="/tmp")
+        # Fixed-rate phases must measure latency, not the per-author limit.
+        os.environ.setdefault("GOVA_RATE_LIMIT_BURST", "1000000")
+    from gova.runners.up import DEMO_LABEL, DEMO_TENANT, Stack, create_key
+    from gova.settings import get_settings
+
+    settings = get_settings()
+    if run_file.exists():
+        run = json.loads(run_file.read_text())
+        api, key = run["api_url"], run["api_key"]
+        print(f"bench: using the running stack at {api}")
+    else:
+        print("bench: no running stack (.gova/run.json); starting a private one", flush=True)
+        private = Stack(settings)
+        private.start_infra()
+        private.prepare()
+        key = asyncio.run(create_key(settings.database(), DEMO_TENANT, DEMO_LABEL))
+        private.start_worker()
+        private.start_api()
+        api = private.api_url
+    try:
+        print(f"bench: bare classifier, {args.bare_items} items in batches of "
+              f"{settings.text_batch_size} ...", flush=True)  # fmt: skip
+        bare = bare_classifier(args.bare_items, settings.text_batch_size)
+        print(f"bench: bare classifier: {bare:,.0f} items/s")
+        results = []
+        for r in args.rates:
+            rate = None if r == "max" else float(r)
+            print(f"bench: driving {r} items/s for {args.seconds:.0f}s ...", flush=True)
+            res = asyncio.run(measure(api, key, settings.database(), DEMO_TENANT, rate,
+                                      args.seconds))  # fmt: skip
+            results.append(res)
+            print(f"bench:   accepted {res['accepted_per_s']:.0f}/s, stored "
+                  f"{res['stored_per_s']:.0f}/s, p50 {res['p50_ms']:.0f} ms, p99 "
+                  f"{res['p99_ms']:.0f} ms, errors {res['errors'] or 'none'}")  # fmt: skip
+    finally:
+        if private:
+            private.stop_all()
+
+    print("\n| target items/s | accepted/s | stored/s | p50 ms | p99 ms | stored/s ÷ bare |")
+    print("|---|---|---|---|---|---|")
+    for res in results:
+        print(
+            f"| {res['target']} | {res['accepted_per_s']:.0f} | {res['stored_per_s']:.0f} | "
+            f"{res['p50_ms']:.0f} | {res['p99_ms']:.0f} | {res['stored_per_s'] / bare:.4f} |"
+        )
+    print(f"\nbare classifier (batch {settings.text_batch_size}): {bare:,.0f} items/s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"bare_items_per_s": bare, "phases": results}, indent=2))
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
