@@ -20,6 +20,7 @@ up: $(STAMP)
 	$(BIN)/gova up
 
 test: $(STAMP)
+	$(BIN)/ruff check gova tests bench
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -69,7 +69,15 @@ async def ready(web, request):  # noqa: ANN001 - Faust view signature
 # --- command line -----------------------------------------------------------------------
 
 
+def _ensure_topics() -> None:
+    """Create missing topics with their declared partitions before anything produces."""
+    created = asyncio.run(streams.ensure_topics(settings.broker()))
+    if created:
+        print(f"gova: topics created: {', '.join(created)}", flush=True)
+
+
 def _cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
+    _ensure_topics()
     sys.argv = ["gova", "worker", "-l", args.loglevel, *rest]
     app.main()
     return 0
@@ -78,6 +86,7 @@ def _cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
 def _cmd_api(args: argparse.Namespace, rest: list[str]) -> int:
     from gova.api.server import serve
 
+    _ensure_topics()
     serve()
     return 0
 
