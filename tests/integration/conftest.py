@@ -41,7 +41,9 @@ def new_id(prefix: str = "m") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def event(cid: str, text: str, user: str = "u1", **kw) -> dict:
+def event(cid: str, text: str, user: str | None = None, **kw) -> dict:
+    """A text ContentEvent; each gets its own author unless one is named (rate limits)."""
+    user = user or new_id("author")
     return {"id": cid, "userId": user, "contentType": "text", "content": text, **kw}
 
 

@@ -113,7 +113,7 @@ async def test_bad_requests_get_4xx_naming_the_field(running, api):
 async def test_curl_style_form_content_type_is_read_as_json(api):
     r = await api.post(
         "/api/v1/moderate?wait=true",
-        content=f'{{"id":"{new_id()}","userId":"u1","contentType":"text","content":"hi"}}',
+        content=f'{{"id":"{new_id()}","userId":"{new_id()}","contentType":"text","content":"hi"}}',
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 200 and r.json()["decision"] == "allow"

@@ -7,6 +7,7 @@ captured here; integration tests cover the real hops.
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
@@ -31,7 +32,7 @@ def make_submission(
     cid: str,
     text: str,
     *,
-    user: str = "u1",
+    user: str | None = None,
     tenant: str = "acme",
     thresholds: dict | None = None,
     content_type: str = "text",
@@ -39,7 +40,12 @@ def make_submission(
 ) -> Submission:
     return Submission(
         tenant_id=tenant,
-        event=ContentEvent(id=cid, userId=user, contentType=content_type, content=text),
+        event=ContentEvent(
+            id=cid,
+            userId=user or f"author-{uuid.uuid4().hex[:8]}",
+            contentType=content_type,
+            content=text,
+        ),
         received_at=received_at if received_at is not None else time.time(),
         policy=Policy(thresholds=thresholds or {"toxicity": 0.8}),
     )

@@ -48,7 +48,10 @@ async def test_ingest_rate_limits_an_author_without_dropping(stack, sent, monkey
     monkeypatch.setattr(settings, "rate_limit_burst", 2.0)
     monkeypatch.setattr(settings, "rate_limit_per_s", 0.0)
     user, now = f"u-{uid()}", time.time()
-    subs = [make_submission(f"r{i}-{uid()}", "hi", user=user, received_at=now) for i in range(3)]
+    subs = [
+        make_submission(f"r{i}-{uid()}", f"hi {uid()}", user=user, received_at=now)
+        for i in range(3)
+    ]
     async with ingest.test_context() as agent:
         for sub in subs:
             await agent.put(wire(sub), key=sub.key.encode())
