@@ -21,9 +21,12 @@ def verdict_channel(tenant_id: str, content_id: str) -> str:
     return f"{VERDICT_CHANNEL_PREFIX}{tenant_id}:{content_id}"
 
 
-async def cached_scores(r: aioredis.Redis, model: str, content_hash: str) -> dict | None:
-    raw = await r.get(scores_key(model, content_hash))
-    return json.loads(raw) if raw else None
+async def cached_scores(r: aioredis.Redis, model: str, hashes: list[str]) -> list[dict | None]:
+    """Scores for each hash, None where not cached; one round trip for the batch."""
+    if not hashes:
+        return []
+    raws = await r.mget([scores_key(model, h) for h in hashes])
+    return [json.loads(raw) if raw else None for raw in raws]
 
 
 async def cache_scores(

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     # Producer batching window: small, but it puts several changelog records in one batch,
     # the case the embedded broker's end-offset defect bites (see streams/tansu_fixes.py).
-    producer_linger_s: float = 0.005
+    producer_linger_s: float = 0.01
 
     text_batch_size: int = 64
     text_batch_within_s: float = 0.02

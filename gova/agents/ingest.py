@@ -1,16 +1,14 @@
-"""content.raw → validate, normalise, rate-limit, dedupe by content hash, route by modality."""
+"""content.raw → validate, normalise, rate-limit, route by modality."""
 
 from __future__ import annotations
 
 import time
 
-from gova import cache
-from gova.agents.base import dead_letter, emit, resources
-from gova.agents.text_classifier import classifier
+from gova.agents.base import dead_letter, emit
 from gova.normalise import content_hash, normalise_text
 from gova.pipeline import app, settings, topics
 from gova.schemas import Item, Submission, Verdict
-from gova.streams import CONTENT_RAW, CONTENT_SCORED, CONTENT_TEXT, MODERATION_RESULTS
+from gova.streams import CONTENT_RAW, CONTENT_TEXT, MODERATION_RESULTS
 from gova.tables.authors import rate_limits
 from gova.tables.token_bucket import take_token
 
@@ -45,14 +43,7 @@ async def route(sub: Submission) -> Item | Verdict:
 
     text = normalise_text(sub.event.content)
     item = Item(**sub.model_dump(), text=text, content_hash=content_hash(text))
-    # Keyed by the classifier that produced the scores, so a new model misses the cache.
-    model = classifier().name
-    scores = await cache.cached_scores(await resources.redis(), model, item.content_hash)
-    if scores is not None:
-        item.scores, item.model, item.cached = scores, model, True
-        await emit(CONTENT_SCORED, sub.key, item)
-    else:
-        await emit(CONTENT_TEXT, sub.key, item)
+    await emit(CONTENT_TEXT, sub.key, item)
     return item
 
 

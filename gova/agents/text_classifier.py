@@ -1,4 +1,8 @@
-"""content.text → micro-batched text classification → content.scored."""
+"""content.text → micro-batched text classification → content.scored.
+
+Identical normalised text is classified once per cache TTL: a batch's scores are looked up
+in Redis with one MGET, only the misses reach the model, and their scores are cached.
+"""
 
 from __future__ import annotations
 
@@ -37,16 +41,27 @@ def classifier_loaded() -> bool:
 
 async def score_batch(items: list[Item]) -> list[Item]:
     clf = classifier()
-    # Off the event loop, so the consumer keeps fetching while the model runs.
-    scores = await asyncio.to_thread(clf.classify, [i.text for i in items])
-    for item, s in zip(items, scores, strict=True):
-        item.scores, item.model = s, clf.name
-    await cache.cache_scores(
-        await resources.redis(),
-        clf.name,
-        [(i.content_hash, i.scores) for i in items],
-        settings.score_cache_ttl_s,
-    )
+    redis = await resources.redis()
+    # Keyed by the classifier that produced the scores, so a new model misses the cache.
+    hits = await cache.cached_scores(redis, clf.name, [i.content_hash for i in items])
+    misses = []
+    for item, hit in zip(items, hits, strict=True):
+        item.model = clf.name
+        if hit is None:
+            misses.append(item)
+        else:
+            item.scores, item.cached = hit, True
+    if misses:
+        # Off the event loop, so the consumer keeps fetching while the model runs.
+        scores = await asyncio.to_thread(clf.classify, [i.text for i in misses])
+        for item, s in zip(misses, scores, strict=True):
+            item.scores = s
+        await cache.cache_scores(
+            redis,
+            clf.name,
+            [(i.content_hash, i.scores) for i in misses],
+            settings.score_cache_ttl_s,
+        )
     return items
 
 

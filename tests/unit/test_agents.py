@@ -62,23 +62,6 @@ async def test_ingest_rate_limits_an_author_without_dropping(stack, sent, monkey
     assert verdict.content_id == subs[2].event.id
 
 
-async def test_ingest_uses_cached_scores_for_identical_content(stack, sent, redis):
-    from gova.agents.ingest import ingest
-    from gova.agents.text_classifier import classifier
-
-    text = f"seen before {uid()}"
-    await cache.cache_scores(
-        redis, classifier().name, [(content_hash(text), {"toxicity": 0.42})], 60
-    )
-    sub = make_submission(f"c-{uid()}", text)
-    async with ingest.test_context() as agent:
-        await agent.put(wire(sub), key=sub.key.encode())
-    [(topic, _, value)] = sent
-    item = Item.model_validate_json(value)
-    assert topic == "content.scored"
-    assert (item.cached, item.scores) == (True, {"toxicity": 0.42})
-
-
 async def test_ingest_dead_letters_poison_and_goes_on(stack, sent):
     from gova.agents.ingest import ingest
 
@@ -102,20 +85,51 @@ def item_for(text: str, **kw) -> Item:
     return Item(**sub.model_dump(), text=text, content_hash=content_hash(text))
 
 
+async def outcomes(agent, n: int) -> list:
+    """Wait until a batched agent has yielded `n` outcomes."""
+
+    async def enough():
+        while len(agent.results) < n:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(enough(), timeout=30)
+    return [agent.results[i] for i in sorted(agent.results)]
+
+
 async def test_classifier_scores_a_batch_and_fills_the_cache(stack, sent, redis):
     from gova.agents.text_classifier import classifier, classify_text
 
-    items = [item_for("you are a worthless idiot"), item_for("thanks, see you tomorrow")]
+    toxic = item_for(f"you are a worthless idiot {uid()}")
+    benign = item_for(f"thanks, see you tomorrow {uid()}")
     async with classify_text.test_context() as agent:
-        for item in items:
+        for item in (toxic, benign):
             await agent.put(wire(item), key=item.key.encode(), wait=False)
-        while len(agent.results) < 2:
-            await asyncio.sleep(0.01)
+        await outcomes(agent, 2)
     assert topics_of(sent) == ["content.scored", "content.scored"]
     toxic, benign = (Item.model_validate_json(s[2]) for s in sent)
     assert toxic.scores["toxicity"] > 0.8 > benign.scores["toxicity"]
-    cached = await cache.cached_scores(redis, classifier().name, toxic.content_hash)
-    assert cached == toxic.scores
+    assert not toxic.cached and not benign.cached
+    cached = await cache.cached_scores(redis, classifier().name, [toxic.content_hash, "nope"])
+    assert cached == [toxic.scores, None]
+
+
+async def test_classifier_reuses_cached_scores_for_identical_text(stack, sent, redis):
+    from gova.agents.text_classifier import classifier, classify_text
+
+    seen, fresh = item_for(f"seen before {uid()}"), item_for(f"never seen {uid()}")
+    # A score the model would not give this text, so its use proves the model was skipped.
+    await cache.cache_scores(
+        redis, classifier().name, [(seen.content_hash, {"toxicity": 0.42})], 60
+    )
+    async with classify_text.test_context() as agent:
+        for item in (seen, fresh):
+            await agent.put(wire(item), key=item.key.encode(), wait=False)
+        await outcomes(agent, 2)
+    by_id = {i.event.id: i for i in (Item.model_validate_json(s[2]) for s in sent)}
+    assert (by_id[seen.event.id].cached, by_id[seen.event.id].scores) == (True, {"toxicity": 0.42})
+    assert by_id[fresh.event.id].cached is False
+    [again] = await cache.cached_scores(redis, classifier().name, [fresh.content_hash])
+    assert again == by_id[fresh.event.id].scores
 
 
 async def test_classifier_dead_letters_poison(stack, sent):
@@ -125,8 +139,7 @@ async def test_classifier_dead_letters_poison(stack, sent):
     async with classify_text.test_context() as agent:
         await agent.put(b'{"tenant_id": "acme"}', key=b"acme:u1", wait=False)
         await agent.put(wire(good), key=good.key.encode(), wait=False)
-        while len(agent.results) < 2:
-            await asyncio.sleep(0.01)
+        await outcomes(agent, 2)
     assert sorted(topics_of(sent)) == ["content.scored", "gova.deadletter"]
 
 
