@@ -1,5 +1,5 @@
 """One module per stage of the topology."""
 
-from gova.agents import decide, ingest, persist, text_classifier
+from gova.agents import dead_letters, decide, ingest, persist, text_classifier
 
-__all__ = ["decide", "ingest", "persist", "text_classifier"]
+__all__ = ["dead_letters", "decide", "ingest", "persist", "text_classifier"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+import asyncpg
 from pydantic import BaseModel
 
 from gova.pipeline import settings, topics
@@ -16,6 +18,16 @@ from gova.streams import DEAD_LETTER, TopicSpec
 log = logging.getLogger("gova.agents")
 
 MAX_DEAD_PAYLOAD = 100_000
+T = TypeVar("T")
+
+# Errors that mean "the database is away", not "this row is bad": wait, don't dead-letter.
+TRANSIENT_DB_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncio.TimeoutError,
+)
 
 
 async def emit(spec: TopicSpec, key: str, record: BaseModel) -> None:
@@ -77,3 +89,15 @@ class Resources:
 
 
 resources = Resources()
+
+
+async def with_db(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(pool)`, waiting out a database outage with backoff; other errors raise."""
+    delay = 0.5
+    while True:
+        try:
+            return await work(await resources.pool())
+        except TRANSIENT_DB_ERRORS as exc:
+            log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

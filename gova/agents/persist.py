@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-
-import asyncpg
 
 from gova import cache, db
-from gova.agents.base import dead_letter, resources
+from gova.agents.base import dead_letter, resources, with_db
 from gova.pipeline import app, settings, topics
 from gova.schemas import DeadLetter, Verdict
 from gova.streams import MODERATION_RESULTS
 
-log = logging.getLogger(__name__)
-
-# Errors that mean "the database is away", not "this row is bad": wait, don't dead-letter.
-TRANSIENT = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-    asyncio.TimeoutError,
-)
-
 
 async def store(verdicts: list[Verdict]) -> list[dict]:
-    delay = 0.5
-    while True:
-        try:
-            return await db.store_verdicts(await resources.pool(), verdicts)
-        except TRANSIENT as exc:
-            log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+    return await with_db(lambda pool: db.store_verdicts(pool, verdicts))
 
 
 async def persist_batch(batch: list[tuple[object, Verdict]]) -> list[dict | DeadLetter]:

@@ -89,14 +89,22 @@ async def _await_verdicts(
     finally:
         for cid, f in futures.items():
             state.waiters.discard(tenant.id, cid, f)
-    for cid in ids:  # a verdict published before we subscribed is in the database
-        if cid not in found and (stored := await db.get_verdict(state.pool, tenant.id, cid)):
-            found[cid] = stored
+    for cid in ids:  # an outcome published before we subscribed is in the database
+        if cid not in found and (known := await _outcome(state, tenant.id, cid)):
+            found[cid] = known
     return found
 
 
-def _done(verdict: dict) -> dict:
-    return {"status": "done", **verdict}
+async def _outcome(state: ApiState, tenant_id: str, content_id: str) -> dict | None:
+    """The stored verdict, else the failure if the item was dead-lettered, else None."""
+    if stored := await db.get_verdict(state.pool, tenant_id, content_id):
+        return stored
+    return await db.get_failure(state.pool, tenant_id, content_id)
+
+
+def _done(outcome: dict) -> dict:
+    """A verdict is `done`; a dead-lettered item keeps its `failed` status and error."""
+    return {"status": "done", **outcome}
 
 
 def _pending(request: Request, content_id: str) -> dict:
@@ -160,8 +168,8 @@ async def get_content(
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),
 ) -> JSONResponse:
-    if stored := await db.get_verdict(state.pool, tenant.id, content_id):
-        return JSONResponse(_done(stored))
+    if known := await _outcome(state, tenant.id, content_id):
+        return JSONResponse(_done(known))
     if await state.redis.exists(_pending_key(tenant.id, content_id)):
         return JSONResponse(_pending(request, content_id), status_code=status.HTTP_202_ACCEPTED)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no content {content_id!r} for this tenant")

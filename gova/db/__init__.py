@@ -10,7 +10,7 @@ from importlib import resources
 
 import asyncpg
 
-from gova.schemas import Verdict
+from gova.schemas import DeadLetter, Verdict
 
 STAGE_DECIDE = "decide"
 KEY_PREFIX = "gova_"
@@ -218,3 +218,52 @@ async def get_verdict(pool: asyncpg.Pool, tenant_id: str, content_id: str) -> di
         STAGE_DECIDE,
     )
     return _public(row) if row else None
+
+
+# --- dead letters -----------------------------------------------------------------------
+
+
+def _pg_text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; a poison payload may."""
+    return value.replace("\x00", "\ufffd") if value else value
+
+
+async def store_dead_letters(pool: asyncpg.Pool, letters: list[DeadLetter]) -> None:
+    await pool.executemany(
+        'INSERT INTO dead_letters (topic, partition, "offset", stage, tenant_id, content_id,'
+        " key, error, payload, failed_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+        ' ON CONFLICT (topic, partition, "offset", stage) DO NOTHING',
+        [
+            (
+                d.topic,
+                d.partition if d.partition is not None else -1,
+                d.offset if d.offset is not None else -1,
+                d.stage,
+                *d.subject(),
+                _pg_text(d.key),
+                _pg_text(d.error),
+                _pg_text(d.payload),
+                _ts(d.failed_at),
+            )
+            for d in letters
+        ],
+    )
+
+
+async def get_failure(pool: asyncpg.Pool, tenant_id: str, content_id: str) -> dict | None:
+    row = await pool.fetchrow(
+        "SELECT stage, error, failed_at FROM dead_letters"
+        " WHERE tenant_id = $1 AND content_id = $2 ORDER BY failed_at DESC LIMIT 1",
+        tenant_id,
+        content_id,
+    )
+    if row is None:
+        return None
+    return {
+        "status": "failed",
+        "tenant_id": tenant_id,
+        "content_id": content_id,
+        "stage": row["stage"],
+        "error": row["error"],
+        "failed_at": row["failed_at"].timestamp(),
+    }

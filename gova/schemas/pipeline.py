@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
@@ -79,3 +80,32 @@ class DeadLetter(BaseModel):
     error: str
     payload: str
     failed_at: float
+
+    def subject(self) -> tuple[str | None, str | None]:
+        """The tenant and content id the failed payload was about, where it says."""
+        try:
+            obj = json.loads(self.payload)
+        except ValueError:
+            return None, None
+        if not isinstance(obj, dict):
+            return None, None
+        event = obj.get("event") if isinstance(obj.get("event"), dict) else {}
+        tenant, cid = obj.get("tenant_id"), obj.get("content_id") or event.get("id")
+        return (
+            tenant if isinstance(tenant, str) else None,
+            cid if isinstance(cid, str) else None,
+        )
+
+    def failure(self) -> dict | None:
+        """What a caller waiting on this content is told, if the payload names it."""
+        tenant, cid = self.subject()
+        if tenant is None or cid is None:
+            return None
+        return {
+            "status": "failed",
+            "tenant_id": tenant,
+            "content_id": cid,
+            "stage": self.stage,
+            "error": self.error,
+            "failed_at": self.failed_at,
+        }

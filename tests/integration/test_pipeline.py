@@ -49,6 +49,41 @@ async def test_poison_event_is_dead_lettered_and_the_next_gets_its_verdict(runni
     assert "ValidationError" in dead["error"]
 
 
+async def test_a_dead_lettered_item_reports_failed_instead_of_pending_forever(running, api, pool):
+    """A bridge may send what no stage handles; its caller learns that, with the reason."""
+    import time
+
+    from gova.schemas import ContentEvent, Policy, Submission
+
+    cid = new_id("img")
+    sub = Submission(
+        tenant_id="acme",
+        event=ContentEvent(id=cid, userId="bridge-user", contentType="image", content="aGk="),
+        received_at=time.time(),
+        policy=Policy(),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=running.settings.broker())
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            CONTENT_RAW.name,
+            key=sub.key.encode(),
+            value=sub.model_dump_json(by_alias=True).encode(),
+        )
+    finally:
+        await producer.stop()
+
+    async def failed():
+        r = await api.get(f"/api/v1/content/{cid}")
+        return r.json() if r.status_code == 200 else None
+
+    outcome = await eventually(failed, timeout=30)
+    assert outcome["status"] == "failed" and outcome["stage"] == "ingest"
+    assert "no stage processes 'image'" in outcome["error"]
+    rows = await pool.fetch("SELECT tenant_id, stage FROM dead_letters WHERE content_id = $1", cid)
+    assert [tuple(r) for r in rows] == [("acme", "ingest")]
+
+
 async def _send(api, user: str, text: str) -> dict:
     r = await api.post("/api/v1/moderate?wait=true", json=event(new_id(), text, user=user))
     assert r.status_code == 200, r.text

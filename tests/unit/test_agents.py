@@ -235,3 +235,39 @@ async def test_persist_dead_letters_the_bad_row_and_keeps_the_rest(stack, sent, 
     outcomes = await persist_batch([(Event(good), good), (Event(orphan), orphan)])
     assert isinstance(outcomes[1], DeadLetter) and "ForeignKey" in outcomes[1].error
     assert await db.get_verdict(pool, "acme", good.content_id) is not None
+
+
+# --- dead letters -----------------------------------------------------------------------
+
+
+async def test_dead_letters_are_stored_and_announced(stack, sent, pool, redis):
+    from gova.agents.dead_letters import record_dead_letters
+
+    sub = make_submission(f"d-{uid()}", "x")
+    letter = DeadLetter(stage="ingest", topic="content.raw", partition=3, offset=int(time.time()),
+                        key=sub.key, error="Boom: no", payload=wire(sub).decode(),
+                        failed_at=time.time())  # fmt: skip
+    anonymous = letter.model_copy(update={"payload": "\x00garbage", "offset": letter.offset + 1})
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(cache.verdict_channel("acme", sub.event.id))
+    async with record_dead_letters.test_context() as agent:
+        await agent.put(wire(letter), key=sub.key.encode(), wait=False)
+        await agent.put(wire(letter), key=sub.key.encode(), wait=False)  # redelivered
+        await agent.put(wire(anonymous), key=b"", wait=False)
+        await outcomes(agent, 3)
+    rows = await pool.fetch(
+        'SELECT tenant_id, content_id, error FROM dead_letters WHERE "offset" IN ($1, $2)',
+        letter.offset,
+        anonymous.offset,
+    )
+    assert sorted((tuple(r) for r in rows), key=str) == sorted(
+        [("acme", sub.event.id, "Boom: no"), (None, None, "Boom: no")], key=str
+    )
+    message = None
+    while message is None:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    await pubsub.aclose()
+    announced = json.loads(message["data"])
+    assert (announced["status"], announced["stage"]) == ("failed", "ingest")
+    assert await db.get_failure(pool, "acme", sub.event.id) is not None
+    assert sent == []  # the last stop: nothing is sent further
