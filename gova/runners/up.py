@@ -115,8 +115,15 @@ class Stack:
 
         applied = asyncio.run(run_migrations(self.settings.database()))
         say(f"database migrations applied: {', '.join(applied) or 'none pending'}")
-        created = asyncio.run(ensure_topics(self.settings.broker()))
+        s = self.settings
+        created = asyncio.run(ensure_topics(s.broker()))
         say(f"topics created: {', '.join(created) or 'none (all exist)'}")
+        if created:  # a new (or wiped) broker: give the worker its authors' history back
+            from gova.tables.rehydrate import rehydrate_behaviour
+
+            n = asyncio.run(rehydrate_behaviour(s.database(), s.broker(), s.app_id, s.partitions))
+            if n:
+                say(f"behaviour of {n} authors restored from PostgreSQL")
 
     def start_worker(self, timeout: float = 120) -> Process:
         s = self.settings

@@ -67,10 +67,11 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(up_env):
     run = wait_for_file(run_file, first)
     assert set(run) == {"api_url", "monitor_url", "api_key"}
     headers = {"Authorization": f"Bearer {run['api_key']}"}
-    item = {"id": "up-1", "userId": "u", "contentType": "text", "content": "hello"}
+    item = {"id": "up-1", "userId": "u", "contentType": "text", "content": "you stupid idiot"}
     r = httpx.post(f"{run['api_url']}/api/v1/moderate?wait=true", json=item, headers=headers,
                    timeout=30)  # fmt: skip
-    assert r.status_code == 200 and r.json()["decision"] == "allow"
+    assert r.status_code == 200 and r.json()["decision"] == "act"
+    assert r.json()["behaviour"]["strikes"] == 1
     assert httpx.get(f"{run['monitor_url']}/", timeout=10).status_code == 200
 
     code, out, children = stop(first, signal.SIGTERM)
@@ -86,9 +87,14 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(up_env):
     assert run2["api_key"] != run["api_key"]
     old_key = httpx.get(f"{run2['api_url']}/api/v1/content/up-1", headers=headers, timeout=10)
     assert old_key.status_code == 401  # the demo key rotates on every start
-    kept = httpx.get(f"{run2['api_url']}/api/v1/content/up-1", timeout=10,
-                     headers={"Authorization": f"Bearer {run2['api_key']}"})  # fmt: skip
-    assert kept.status_code == 200 and kept.json()["decision"] == "allow"
+    headers2 = {"Authorization": f"Bearer {run2['api_key']}"}
+    kept = httpx.get(f"{run2['api_url']}/api/v1/content/up-1", timeout=10, headers=headers2)
+    assert kept.status_code == 200 and kept.json()["decision"] == "act"
+    # The embedded broker started empty, yet the author's history came back from PostgreSQL.
+    again = {**item, "id": "up-2"}
+    r = httpx.post(f"{run2['api_url']}/api/v1/moderate?wait=true", json=again, headers=headers2,
+                   timeout=30)  # fmt: skip
+    assert r.json()["behaviour"]["strikes"] == 2
     code, out, children = stop(second, signal.SIGINT)
     assert code == 0, out
     gone, alive = psutil.wait_procs(children, timeout=10)
