@@ -80,12 +80,16 @@ async def redis(stack):
     await r.aclose()
 
 
-@pytest.fixture(scope="session")
-async def tenant(pool):
-    """A tenant of its own for the tests that need one, with an API key."""
+async def new_tenant(pool, tenant_id: str) -> dict:
+    """A tenant with an API key: {"id", "key"}."""
     from gova import db
 
     async with pool.acquire() as conn:
-        await db.ensure_tenant(conn, "acme")
-        key = await db.create_api_key(conn, "acme", "tests")
-    return {"id": "acme", "key": key}
+        await db.ensure_tenant(conn, tenant_id)
+        key = await db.create_api_key(conn, tenant_id, "tests")
+    return {"id": tenant_id, "key": key}
+
+
+@pytest.fixture(scope="session")
+async def tenant(pool):
+    return await new_tenant(pool, "acme")

@@ -8,6 +8,8 @@ import uuid
 import httpx
 import pytest
 
+from tests.conftest import new_tenant
+
 
 @pytest.fixture(scope="session")
 def running(stack):
@@ -18,12 +20,8 @@ def running(stack):
 
 @pytest.fixture(scope="session")
 async def tenant_b(pool):
-    from gova import db
-
-    async with pool.acquire() as conn:
-        await db.ensure_tenant(conn, "globex")
-        key = await db.create_api_key(conn, "globex", "tests")
-    return {"id": "globex", "key": key}
+    """A second tenant, to show tenants never see each other's data."""
+    return await new_tenant(pool, "globex")
 
 
 def client_for(running, key: str | None) -> httpx.AsyncClient:
