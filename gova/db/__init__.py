@@ -204,7 +204,8 @@ async def store_verdicts(pool: asyncpg.Pool, verdicts: list[Verdict]) -> list[di
 
 
 def _public(row: asyncpg.Record) -> dict:
-    stored = dict(row["verdict"])
+    """The stored verdict in the model's field order (jsonb reorders keys), plus stored_at."""
+    stored = Verdict.model_validate(row["verdict"]).model_dump(mode="json")
     stored["stored_at"] = row["stored_at"].timestamp()
     return stored
 
