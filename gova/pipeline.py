@@ -27,7 +27,7 @@ app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.broker()}",
     store="memory://",
-    datadir=str(settings.data_dir / "faust"),
+    datadir=str(settings.data_dir / "faust" / settings.worker_name),
     topic_partitions=settings.partitions,
     topic_allow_declare=True,
     key_serializer="raw",
@@ -59,11 +59,17 @@ from gova import agents  # noqa: E402,F401
 
 @app.page("/gova/ready/")
 async def ready(web, request):  # noqa: ANN001 - Faust view signature
-    """200 once tables are recovered and models loaded: what `gova up` waits for."""
+    """200 once tables are recovered and models loaded (what `gova up` waits for), with the
+    partitions this worker holds."""
     from gova.agents.text_classifier import classifier_loaded
 
     ok = app.tables.recovery.completed.is_set() and not app.rebalancing and classifier_loaded()
-    return web.json({"ready": ok}, status=200 if ok else 503)
+    assigned: dict[str, list[int]] = {}
+    if ok:
+        for tp in app.consumer.assignment():
+            assigned.setdefault(tp.topic, []).append(tp.partition)
+    body = {"ready": ok, "assigned": {t: sorted(p) for t, p in sorted(assigned.items())}}
+    return web.json(body, status=200 if ok else 503)
 
 
 # --- command line -----------------------------------------------------------------------
@@ -78,6 +84,7 @@ def _ensure_topics() -> None:
 
 def _cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
     _ensure_topics()
+    app.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     sys.argv = ["gova", "worker", "-l", args.loglevel, *rest]
     app.main()
     return 0

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     embedded_broker: bool = False
 
     data_dir: Path = Path(".gova")
+    # Names a worker's local state directory, so several can run from one data_dir.
+    worker_name: str = "worker"
     app_id: str = "gova"
     partitions: int = 4
     api_host: str = "127.0.0.1"

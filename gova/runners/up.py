@@ -125,14 +125,19 @@ class Stack:
             if n:
                 say(f"behaviour of {n} authors restored from PostgreSQL")
 
-    def start_worker(self, timeout: float = 120) -> Process:
+    def start_worker(
+        self, name: str = "worker", monitor_port: int | None = None, timeout: float = 120
+    ) -> Process:
+        """Start a worker; more than one (each with its own monitor port) share the partitions."""
         s = self.settings
-        require_free(s.api_host, s.monitor_port, "Faust web monitor", "GOVA_MONITOR_PORT")
-        proc = Process("worker", [sys.executable, "-m", "gova", "worker"],
-                       self.log_dir / "worker.log", env=self.child_env()).start()  # fmt: skip
-        self.procs["worker"] = proc
-        proc.wait_until(lambda: _http_ok(f"{self.monitor_url}/gova/ready/"), timeout,
-                        "partitions assigned and tables recovered")  # fmt: skip
+        port = monitor_port or s.monitor_port
+        require_free(s.api_host, port, "Faust web monitor", "GOVA_MONITOR_PORT")
+        env = self.child_env() | {"GOVA_MONITOR_PORT": str(port), "GOVA_WORKER_NAME": name}
+        proc = Process(name, [sys.executable, "-m", "gova", "worker"],
+                       self.log_dir / f"{name}.log", env=env).start()  # fmt: skip
+        self.procs[name] = proc
+        ready = f"http://{s.api_host}:{port}/gova/ready/"
+        proc.wait_until(lambda: _http_ok(ready), timeout, "partitions assigned, tables recovered")
         return proc
 
     def start_api(self, timeout: float = 60) -> Process:
@@ -150,7 +155,8 @@ class Stack:
             proc.stop()
 
     def stop_all(self) -> None:
-        for name in ("api", "worker", "redis", "postgres", "tansu"):
+        services = [n for n in self.procs if n not in ("redis", "postgres", "tansu")]
+        for name in [*services, "redis", "postgres", "tansu"]:
             self.stop(name)
 
     def dead(self) -> list[Process]:
