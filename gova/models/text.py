@@ -1,13 +1,15 @@
 """Text classifiers.
 
-The default is alt-profanity-check: a linear model over character n-grams whose weights ship
-in its wheel. It is fast (tens of thousands of items per second in batches) and covers
-English toxicity/profanity; broader categories and languages come with the text issue.
+The default is alt-profanity-check: TF-IDF features into five calibrated linear SVMs whose
+weights ship in its wheel. It covers English toxicity/profanity; broader categories and
+languages come with the text issue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 
 from gova.models.base import Classifier, MissingModelError
 
@@ -15,22 +17,37 @@ TEXT_CATEGORIES = ("toxicity",)
 
 
 class ProfanityCheckClassifier:
+    """alt-profanity-check's model, evaluated as one sparse product.
+
+    `predict_prob` spends ~5 ms per call in scikit-learn's checks whatever the batch size,
+    which dominates micro-batches. Stacking the five (linear SVM, sigmoid calibrator) pairs
+    computes the same probabilities (identical to the last bit, see the tests) in ~0.5 ms.
+    """
+
     name = "alt-profanity-check-1.9"
     categories = TEXT_CATEGORIES
 
     def __init__(self) -> None:
         try:
-            from profanity_check import predict_prob
+            from profanity_check import profanity_check as pc
         except ImportError as exc:  # pragma: no cover - it is a core dependency
             raise MissingModelError(
                 "alt-profanity-check is not installed: `pip install alt-profanity-check`"
             ) from exc
-        self._predict_prob = predict_prob
+        self._vectorizer = pc.vectorizer
+        pairs = pc.model.calibrated_classifiers_
+        self._coef = np.column_stack([p.estimator.coef_.ravel() for p in pairs])
+        self._intercept = np.array([p.estimator.intercept_[0] for p in pairs])
+        self._a = np.array([p.calibrators[0].a_ for p in pairs])
+        self._b = np.array([p.calibrators[0].b_ for p in pairs])
 
     def classify(self, batch: Sequence[str]) -> list[dict[str, float]]:
         if not batch:
             return []
-        probs = self._predict_prob(list(batch))
+        from scipy.special import expit
+
+        decision = self._vectorizer.transform(list(batch)) @ self._coef + self._intercept
+        probs = expit(-(self._a * decision + self._b)).mean(axis=1)
         return [{"toxicity": round(float(p), 6)} for p in probs]
 
 
