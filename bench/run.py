@@ -5,7 +5,9 @@
 Uses the stack described by `.gova/run.json` when `make up` is running; otherwise starts a
 private one in a temporary directory (and stops it afterwards). For each rate it POSTs
 single items to /api/v1/moderate (no wait) for `--seconds`, then reads from PostgreSQL when
-each verdict was stored: latency is accept → verdict stored. Each item has its own text and
+each verdict was stored: latency is accept → verdict stored. The `direct` phase puts items
+straight onto content.raw (as the API does), to show the worker's capacity without the API
+and the load generator competing for the same cores. Each item has its own text and
 author, so neither the score cache nor the rate limit shortens the path.
 """
 
@@ -128,15 +130,53 @@ async def collect(dsn: str, tenant: str, run: str, expected: int, timeout: float
         await conn.close()
 
 
-async def measure(api: str, key: str, dsn: str, tenant: str, rate: float | None,
-                  seconds: float) -> dict:  # fmt: skip
+async def produce_directly(broker: str, tenant: str, n: int, run: str) -> dict:
+    """Put `n` submissions on content.raw at once, as the API would: the worker alone."""
+    from aiokafka import AIOKafkaProducer
+
+    from gova.schemas import ContentEvent, Policy, Submission
+    from gova.settings import get_settings
+
+    policy = Policy(thresholds=get_settings().thresholds)
+    corpus = texts(n, seed=7)
+    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5)
+    await producer.start()
+    start = time.perf_counter()
+    try:
+        sends = []
+        for i in range(n):
+            sub = Submission(
+                tenant_id=tenant,
+                event=ContentEvent(
+                    id=f"{run}-{i}", userId=f"{run}-u{i}", contentType="text", content=corpus[i]
+                ),  # fmt: skip
+                received_at=time.time(),
+                policy=policy,
+            )
+            raw = sub.model_dump_json(by_alias=True).encode()
+            sends.append(await producer.send("content.raw", raw, key=sub.key.encode()))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    return {"ids": [f"{run}-{i}" for i in range(n)], "errors": {},
+            "sent_s": time.perf_counter() - start}  # fmt: skip
+
+
+async def measure(api: str, key: str, dsn: str, tenant: str, target: str, seconds: float,
+                  direct_items: int) -> dict:  # fmt: skip
     run = f"bench{uuid.uuid4().hex[:8]}"
-    sent = await drive(api, key, rate, seconds, run)
+    if target == "direct":
+        from gova.settings import get_settings
+
+        sent = await produce_directly(get_settings().broker(), tenant, direct_items, run)
+    else:
+        rate = None if target == "max" else float(target)
+        sent = await drive(api, key, rate, seconds, run)
     rows = await collect(dsn, tenant, run, len(sent["ids"]))
     lat = [(r["stored_at"] - r["received_at"]).total_seconds() * 1000 for r in rows]
     span = (max(r["stored_at"] for r in rows) - min(r["received_at"] for r in rows)).total_seconds()
     return {
-        "target": "max" if rate is None else rate,
+        "target": target,
         "accepted": len(sent["ids"]),
         "stored": len(rows),
         "accepted_per_s": len(sent["ids"]) / sent["sent_s"],
@@ -149,7 +189,13 @@ async def measure(api: str, key: str, dsn: str, tenant: str, rate: float | None,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", nargs="+", default=["100", "500", "max"])
+    parser.add_argument(
+        "--rates",
+        nargs="+",
+        default=["100", "500", "max", "direct"],
+        help="items/s over HTTP, 'max', or 'direct' (straight onto content.raw: the worker alone)",
+    )
+    parser.add_argument("--direct-items", type=int, default=5_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--bare-items", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
@@ -185,10 +231,14 @@ def main() -> int:
         print(f"bench: bare classifier: {bare:,.0f} items/s")
         results = []
         for r in args.rates:
-            rate = None if r == "max" else float(r)
-            print(f"bench: driving {r} items/s for {args.seconds:.0f}s ...", flush=True)
-            res = asyncio.run(measure(api, key, settings.database(), DEMO_TENANT, rate,
-                                      args.seconds))  # fmt: skip
+            what = (
+                f"{args.direct_items} items straight onto content.raw"
+                if r == "direct"
+                else f"{r} items/s over HTTP for {args.seconds:.0f}s"
+            )
+            print(f"bench: driving {what} ...", flush=True)
+            res = asyncio.run(measure(api, key, settings.database(), DEMO_TENANT, r,
+                                      args.seconds, args.direct_items))  # fmt: skip
             results.append(res)
             print(f"bench:   accepted {res['accepted_per_s']:.0f}/s, stored "
                   f"{res['stored_per_s']:.0f}/s, p50 {res['p50_ms']:.0f} ms, p99 "
