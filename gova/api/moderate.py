@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gova import db
+from gova import cache, db
 from gova.api.auth import Tenant, current_tenant
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent, Submission
@@ -19,15 +19,12 @@ router = APIRouter(prefix="/api/v1", tags=["moderation"])
 
 # The stages that exist; anything else is refused rather than accepted and never processed.
 ENABLED_MODALITIES = {"text"}
-PENDING_TTL_S = 3_600
+# While waiting, look in the database this often too, in case a wake-up was missed.
+POLL_S = 1.0
 
 
 class BatchRequest(BaseModel):
     items: list[ContentEvent] = Field(min_length=1, max_length=100)
-
-
-def _pending_key(tenant_id: str, content_id: str) -> str:
-    return f"gova:pending:{tenant_id}:{content_id}"
 
 
 def _status_url(request: Request, content_id: str) -> str:
@@ -54,10 +51,7 @@ async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -
     subs = [
         Submission(tenant_id=tenant.id, event=e, received_at=now, policy=policy) for e in events
     ]
-    async with state.redis.pipeline(transaction=False) as pipe:
-        for e in events:
-            pipe.set(_pending_key(tenant.id, e.id), b"1", ex=PENDING_TTL_S)
-        await pipe.execute()
+    await cache.mark_pending(state.redis, tenant.id, [e.id for e in events])
     try:
         # Acknowledged by the broker before we answer: an accepted item is never lost.
         await asyncio.gather(
@@ -80,16 +74,30 @@ async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -
 async def _await_verdicts(
     state: ApiState, tenant: Tenant, ids: list[str], submit: list[ContentEvent]
 ) -> dict[str, dict]:
-    """Submit, then wait for the verdicts of `ids` until the deadline; return those found."""
-    futures = {cid: state.waiters.register(tenant.id, cid) for cid in ids}
+    """Submit, then wait for the outcomes of `ids` until the deadline; return those found.
+
+    Wake-ups come over Redis; a quiet second (a missed wake-up, Redis away) sends us to the
+    database instead, so a verdict is found either way.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + state.settings.wait_timeout_s
+    registered = {cid: state.waiters.register(tenant.id, cid) for cid in ids}
+    waiting = dict(registered)
+    found: dict[str, dict] = {}
     try:
         await _submit(state, tenant, submit)
-        done, _ = await asyncio.wait(futures.values(), timeout=state.settings.wait_timeout_s)
-        found = {cid: f.result() for cid, f in futures.items() if f in done}
+        while waiting and (left := deadline - loop.time()) > 0:
+            done, _ = await asyncio.wait(waiting.values(), timeout=min(left, POLL_S))
+            for cid, fut in list(waiting.items()):
+                if fut in done:
+                    found[cid] = waiting.pop(cid).result()
+                elif not done and (known := await _outcome(state, tenant.id, cid)):
+                    found[cid] = known
+                    waiting.pop(cid)
     finally:
-        for cid, f in futures.items():
-            state.waiters.discard(tenant.id, cid, f)
-    for cid in ids:  # an outcome published before we subscribed is in the database
+        for cid, fut in registered.items():
+            state.waiters.discard(tenant.id, cid, fut)
+    for cid in ids:
         if cid not in found and (known := await _outcome(state, tenant.id, cid)):
             found[cid] = known
     return found
@@ -170,6 +178,6 @@ async def get_content(
 ) -> JSONResponse:
     if known := await _outcome(state, tenant.id, content_id):
         return JSONResponse(_done(known))
-    if await state.redis.exists(_pending_key(tenant.id, content_id)):
+    if await cache.is_pending(state.redis, tenant.id, content_id):
         return JSONResponse(_pending(request, content_id), status_code=status.HTTP_202_ACCEPTED)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no content {content_id!r} for this tenant")

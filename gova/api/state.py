@@ -27,27 +27,31 @@ class VerdictWaiters:
     task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        pubsub = self.redis.pubsub()
-        await pubsub.psubscribe(cache.VERDICT_CHANNEL_PREFIX + "*")
-        self.task = asyncio.create_task(self._listen(pubsub))
+        self.task = asyncio.create_task(self._listen())
 
-    async def _listen(self, pubsub) -> None:  # noqa: ANN001
+    async def _listen(self) -> None:
+        """Dispatch published outcomes to waiting requests; survive Redis going away."""
         while True:
+            pubsub = self.redis.pubsub()
             try:
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                await pubsub.psubscribe(cache.VERDICT_CHANNEL_PREFIX + "*")
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg:
+                        self._dispatch(json.loads(msg["data"]))
             except asyncio.CancelledError:
-                await pubsub.aclose()
                 raise
-            except Exception as exc:  # Redis hiccup: waiters fall back to polling the database
-                log.warning("verdict subscription error: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
-            if not msg:
-                continue
-            verdict = json.loads(msg["data"])
-            for fut in self.futures.pop((verdict["tenant_id"], verdict["content_id"]), []):
-                if not fut.done():
-                    fut.set_result(verdict)
+            except Exception as exc:  # waiters fall back to polling the database meanwhile
+                log.warning("verdict subscription lost (%s); resubscribing", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _dispatch(self, outcome: dict) -> None:
+        for fut in self.futures.pop((outcome["tenant_id"], outcome["content_id"]), []):
+            if not fut.done():
+                fut.set_result(outcome)
 
     def register(self, tenant_id: str, content_id: str) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
