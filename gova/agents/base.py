@@ -81,12 +81,6 @@ class Resources:
                 self._pool = await db.create_pool(settings.database())
         return self._pool
 
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-        if self._redis is not None:
-            await self._redis.aclose()
-
 
 resources = Resources()
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gova import __version__, cache, db
 from gova.api import moderate, policy
@@ -29,10 +30,10 @@ class BodyLimit:
     every body this API takes is JSON.
     """
 
-    def __init__(self, app, max_bytes: int) -> None:  # noqa: ANN001
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
@@ -44,30 +45,35 @@ class BodyLimit:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(scope, receive, send)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
+        # Read the body here, counting, and replay it: an error raised from inside the app's
+        # own body parsing would come back as a generic 400.
+        body, more = b"", True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                return await self.app(scope, _replay([message], receive), send)
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                return await self._refuse(scope, receive, send)
+        replay = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replay([replay], receive), send)
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
             {"detail": f"body: larger than {self.max_bytes} bytes"}, status_code=413
         )
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands back `messages` first, then reads on (for disconnects)."""
+    queue = list(messages)
+
+    async def replayed() -> Message:
+        return queue.pop(0) if queue else await receive()
+
+    return replayed
 
 
 def _field(loc: tuple) -> str:

@@ -106,6 +106,13 @@ async def test_bad_requests_get_4xx_naming_the_field(running, api):
     assert r.status_code == 422 and "body" in r.json()["detail"]
     r = await api.post("/api/v1/moderate", content=b"x" * 2_000_000)
     assert r.status_code == 413 and "body" in r.json()["detail"]
+
+    async def chunks():  # no Content-Length: the limit is counted as the body arrives
+        for _ in range(40):
+            yield b"x" * 65_536
+
+    r = await api.post("/api/v1/moderate", content=chunks())
+    assert r.status_code == 413 and "body" in r.json()["detail"]
     r = await api.get(f"/api/v1/content/{new_id()}")
     assert r.status_code == 404
 
