@@ -71,13 +71,18 @@ async def drive(api: str, key: str, rate: float | None, seconds: float, run: str
     # request than httpx's async pool at this concurrency.
     connector = aiohttp.TCPConnector(limit=64)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(api, headers=headers, connector=connector,
-                                     timeout=timeout) as client:  # fmt: skip
+    async with aiohttp.ClientSession(
+        api, headers=headers, connector=connector, timeout=timeout
+    ) as client:
 
         async def send(i: int) -> None:
             cid = f"{run}-{i}"
-            body = {"id": cid, "userId": f"{run}-u{i}", "contentType": "text",
-                    "content": corpus[i % len(corpus)]}  # fmt: skip
+            body = {
+                "id": cid,
+                "userId": f"{run}-u{i}",
+                "contentType": "text",
+                "content": corpus[i % len(corpus)],
+            }
             try:
                 async with client.post("/api/v1/moderate", json=body) as r:
                     await r.read()
@@ -149,7 +154,7 @@ async def produce_directly(broker: str, tenant: str, n: int, run: str) -> dict:
                 tenant_id=tenant,
                 event=ContentEvent(
                     id=f"{run}-{i}", userId=f"{run}-u{i}", contentType="text", content=corpus[i]
-                ),  # fmt: skip
+                ),
                 received_at=time.time(),
                 policy=policy,
             )
@@ -158,12 +163,16 @@ async def produce_directly(broker: str, tenant: str, n: int, run: str) -> dict:
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
-    return {"ids": [f"{run}-{i}" for i in range(n)], "errors": {},
-            "sent_s": time.perf_counter() - start}  # fmt: skip
+    return {
+        "ids": [f"{run}-{i}" for i in range(n)],
+        "errors": {},
+        "sent_s": time.perf_counter() - start,
+    }
 
 
-async def measure(api: str, key: str, dsn: str, tenant: str, target: str, seconds: float,
-                  direct_items: int) -> dict:  # fmt: skip
+async def measure(
+    api: str, key: str, dsn: str, tenant: str, target: str, seconds: float, direct_items: int
+) -> dict:
     run = f"bench{uuid.uuid4().hex[:8]}"
     if target == "direct":
         from gova.settings import get_settings
@@ -225,8 +234,11 @@ def main() -> int:
         private.start_api()
         api = private.api_url
     try:
-        print(f"bench: bare classifier, {args.bare_items} items in batches of "
-              f"{settings.text_batch_size} ...", flush=True)  # fmt: skip
+        print(
+            f"bench: bare classifier, {args.bare_items} items in batches of "
+            f"{settings.text_batch_size} ...",
+            flush=True,
+        )
         bare = bare_classifier(args.bare_items, settings.text_batch_size)
         print(f"bench: bare classifier: {bare:,.0f} items/s")
         results = []
@@ -237,12 +249,17 @@ def main() -> int:
                 else f"{r} items/s over HTTP for {args.seconds:.0f}s"
             )
             print(f"bench: driving {what} ...", flush=True)
-            res = asyncio.run(measure(api, key, settings.database(), DEMO_TENANT, r,
-                                      args.seconds, args.direct_items))  # fmt: skip
+            res = asyncio.run(
+                measure(
+                    api, key, settings.database(), DEMO_TENANT, r, args.seconds, args.direct_items
+                )
+            )
             results.append(res)
-            print(f"bench:   accepted {res['accepted_per_s']:.0f}/s, stored "
-                  f"{res['stored_per_s']:.0f}/s, p50 {res['p50_ms']:.0f} ms, p99 "
-                  f"{res['p99_ms']:.0f} ms, errors {res['errors'] or 'none'}")  # fmt: skip
+            print(
+                f"bench:   accepted {res['accepted_per_s']:.0f}/s, stored "
+                f"{res['stored_per_s']:.0f}/s, p50 {res['p50_ms']:.0f} ms, p99 "
+                f"{res['p99_ms']:.0f} ms, errors {res['errors'] or 'none'}"
+            )
     finally:
         if private:
             private.stop_all()

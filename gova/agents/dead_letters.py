@@ -35,8 +35,13 @@ async def record_dead_letters(stream):
                 letters.append(DeadLetter.model_validate_json(event.value))
             except Exception as exc:
                 msg = event.message
-                log.error("unreadable dead letter %s[%s]@%s: %s", msg.topic, msg.partition,
-                          msg.offset, exc)  # fmt: skip
+                log.error(
+                    "unreadable dead letter %s[%s]@%s: %s",
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    exc,
+                )
         if not letters:
             continue
         try:

@@ -71,9 +71,9 @@ def _redis_ping(port: int) -> bool:
 def start_redis(port: int, data_dir: Path, log_dir: Path) -> Process:
     require_free("127.0.0.1", port, "embedded Redis", "GOVA_EMBEDDED_REDIS_PORT")
     data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir",
-            str(data_dir.resolve()), "--save", "60", "1000", "--appendonly", "no",
-            "--daemonize", "no"]  # fmt: skip
+    argv = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--dir", str(data_dir.resolve()), "--save", "60", "1000"]
+    argv += ["--appendonly", "no", "--daemonize", "no"]
     proc = Process("redis", argv, log_dir / "redis.log").start()
     proc.wait_until(lambda: _redis_ping(port), 10, f"answering PING on {port}")
     return proc
@@ -120,11 +120,12 @@ def start_postgres(pgdata: Path, log_dir: Path) -> Process:
     socket_file = pgdata / ".s.PGSQL.5432"
     if len(str(socket_file)) > 100:
         raise StartError(f"data directory path too long for a Unix socket: {pgdata}")
-    argv = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-k", str(pgdata),
-            "-h", "", "-c", "max_connections=200", "-c", "fsync=on"]  # fmt: skip
+    argv = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-k", str(pgdata), "-h", ""]
+    argv += ["-c", "max_connections=200"]
     # SIGINT is PostgreSQL's "fast" shutdown: roll back open work and exit at once.
-    proc = Process("postgres", argv, log_dir / "postgres.log", user=user,
-                   stop_signal=signal.SIGINT).start()  # fmt: skip
+    proc = Process(
+        "postgres", argv, log_dir / "postgres.log", user=user, stop_signal=signal.SIGINT
+    ).start()
     pg_isready = str(POSTGRES_BIN_PATH / "pg_isready")
 
     def ready() -> bool:

@@ -107,8 +107,9 @@ class Stack:
             self.procs["postgres"] = start_postgres(s.pg_dir, self.log_dir)
         if s.redis_url is None:
             say(f"starting embedded Redis on 127.0.0.1:{s.embedded_redis_port}")
-            self.procs["redis"] = start_redis(s.embedded_redis_port, s.data_dir / "redis",
-                                              self.log_dir)  # fmt: skip
+            self.procs["redis"] = start_redis(
+                s.embedded_redis_port, s.data_dir / "redis", self.log_dir
+            )
 
     def prepare(self) -> None:
         from gova.streams import ensure_topics
@@ -133,8 +134,9 @@ class Stack:
         port = monitor_port or s.monitor_port
         require_free(s.api_host, port, "Faust web monitor", "GOVA_MONITOR_PORT")
         env = self.child_env() | {"GOVA_MONITOR_PORT": str(port), "GOVA_WORKER_NAME": name}
-        proc = Process(name, [sys.executable, "-m", "gova", "worker"],
-                       self.log_dir / f"{name}.log", env=env).start()  # fmt: skip
+        proc = Process(
+            name, [sys.executable, "-m", "gova", "worker"], self.log_dir / f"{name}.log", env=env
+        ).start()
         self.procs[name] = proc
         ready = f"http://{s.api_host}:{port}/gova/ready/"
         proc.wait_until(lambda: _http_ok(ready), timeout, "partitions assigned, tables recovered")
@@ -143,8 +145,12 @@ class Stack:
     def start_api(self, timeout: float = 60) -> Process:
         s = self.settings
         require_free(s.api_host, s.api_port, "API", "GOVA_API_PORT")
-        proc = Process("api", [sys.executable, "-m", "gova", "api"], self.log_dir / "api.log",
-                       env=self.child_env()).start()  # fmt: skip
+        proc = Process(
+            "api",
+            [sys.executable, "-m", "gova", "api"],
+            self.log_dir / "api.log",
+            env=self.child_env(),
+        ).start()
         self.procs["api"] = proc
         proc.wait_until(lambda: _http_ok(f"{self.api_url}/healthz"), timeout, "/healthz answers")
         return proc
@@ -179,8 +185,9 @@ def up() -> int:
     try:
         # Check every port first, so a busy one fails fast and before anything started.
         require_free(settings.api_host, settings.api_port, "API", "GOVA_API_PORT")
-        require_free(settings.api_host, settings.monitor_port, "Faust web monitor",
-                     "GOVA_MONITOR_PORT")  # fmt: skip
+        require_free(
+            settings.api_host, settings.monitor_port, "Faust web monitor", "GOVA_MONITOR_PORT"
+        )
         stack.start_infra()
         stack.prepare()
         key = asyncio.run(create_key(settings.database(), DEMO_TENANT, DEMO_LABEL, rotate=True))
@@ -192,7 +199,7 @@ def up() -> int:
             json.dumps(
                 {"api_url": stack.api_url, "monitor_url": stack.monitor_url, "api_key": key},
                 indent=2,
-            )  # fmt: skip
+            )
         )
         run_file.chmod(0o600)
         print(
@@ -219,6 +226,9 @@ def up() -> int:
         return 0
     except StartError as exc:
         say(f"error: {exc}")
+        return 1
+    except Exception as exc:  # say what failed in a line, not a traceback; logs hold the rest
+        say(f"error: {type(exc).__name__}: {exc} (process logs: {stack.log_dir}/)")
         return 1
     finally:
         for sig, handler in old.items():

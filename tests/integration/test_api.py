@@ -101,8 +101,9 @@ async def test_bad_requests_get_4xx_naming_the_field(running, api):
         assert r.status_code == code, (body, r.text)
         assert needle in r.json()["detail"], (needle, r.text)
 
-    r = await api.post("/api/v1/moderate", content=b"{not json",
-                       headers={"content-type": "application/json"})  # fmt: skip
+    r = await api.post(
+        "/api/v1/moderate", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422 and "body" in r.json()["detail"]
     r = await api.post("/api/v1/moderate", content=b"x" * 2_000_000)
     assert r.status_code == 413 and "body" in r.json()["detail"]

@@ -27,9 +27,13 @@ async def test_poison_event_is_dead_lettered_and_the_next_gets_its_verdict(runni
     assert r.status_code == 200 and r.json()["decision"] == "allow"
 
     consumer = AIOKafkaConsumer(
-        DEAD_LETTER.name, bootstrap_servers=broker, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50,
-    )  # fmt: skip
+        DEAD_LETTER.name,
+        bootstrap_servers=broker,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=50,
+    )
     await consumer.start()
     try:
 

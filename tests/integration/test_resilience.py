@@ -17,8 +17,9 @@ async def test_verdicts_arrive_while_redis_is_down(running, api, pool, tenant):
         got = await api.get(f"/api/v1/content/{cid}")
         assert got.status_code == 200 and got.json()["decision"] == "act"
     finally:
-        running.procs["redis"] = start_redis(s.embedded_redis_port, s.data_dir / "redis",
-                                             running.log_dir)  # fmt: skip
+        running.procs["redis"] = start_redis(
+            s.embedded_redis_port, s.data_dir / "redis", running.log_dir
+        )
 
     # Back again: the wake-up and the cache work as before.
     text = f"back to normal {new_id()}"

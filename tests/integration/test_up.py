@@ -37,9 +37,12 @@ def up_env():
 
 def start_up(env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "gova", "up"], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "gova", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 180) -> dict:
@@ -68,8 +71,9 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(up_env):
     assert set(run) == {"api_url", "monitor_url", "api_key"}
     headers = {"Authorization": f"Bearer {run['api_key']}"}
     item = {"id": "up-1", "userId": "u", "contentType": "text", "content": "you stupid idiot"}
-    r = httpx.post(f"{run['api_url']}/api/v1/moderate?wait=true", json=item, headers=headers,
-                   timeout=30)  # fmt: skip
+    r = httpx.post(
+        f"{run['api_url']}/api/v1/moderate?wait=true", json=item, headers=headers, timeout=30
+    )
     assert r.status_code == 200 and r.json()["decision"] == "act"
     assert r.json()["behaviour"]["strikes"] == 1
     assert httpx.get(f"{run['monitor_url']}/", timeout=10).status_code == 200
@@ -92,8 +96,9 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(up_env):
     assert kept.status_code == 200 and kept.json()["decision"] == "act"
     # The embedded broker started empty, yet the author's history came back from PostgreSQL.
     again = {**item, "id": "up-2"}
-    r = httpx.post(f"{run2['api_url']}/api/v1/moderate?wait=true", json=again, headers=headers2,
-                   timeout=30)  # fmt: skip
+    r = httpx.post(
+        f"{run2['api_url']}/api/v1/moderate?wait=true", json=again, headers=headers2, timeout=30
+    )
     assert r.json()["behaviour"]["strikes"] == 2
     code, out, children = stop(second, signal.SIGINT)
     assert code == 0, out
@@ -116,8 +121,11 @@ def test_busy_port_is_a_clear_error_not_a_hang(up_env):
 def test_apikey_create_prints_a_working_key(stack):
     proc = subprocess.run(
         [sys.executable, "-m", "gova", "apikey", "create", "--tenant", "initech", "--label", "ci"],
-        env=stack.child_env(), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=stack.child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     key = proc.stdout.strip()
     assert key.startswith("gova_") and "not shown again" in proc.stderr

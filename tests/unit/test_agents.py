@@ -244,9 +244,16 @@ async def test_dead_letters_are_stored_and_announced(stack, sent, pool, redis):
     from gova.agents.dead_letters import record_dead_letters
 
     sub = make_submission(f"d-{uid()}", "x")
-    letter = DeadLetter(stage="ingest", topic="content.raw", partition=3, offset=int(time.time()),
-                        key=sub.key, error="Boom: no", payload=wire(sub).decode(),
-                        failed_at=time.time())  # fmt: skip
+    letter = DeadLetter(
+        stage="ingest",
+        topic="content.raw",
+        partition=3,
+        offset=int(time.time()),
+        key=sub.key,
+        error="Boom: no",
+        payload=wire(sub).decode(),
+        failed_at=time.time(),
+    )
     anonymous = letter.model_copy(update={"payload": "\x00garbage", "offset": letter.offset + 1})
     pubsub = redis.pubsub()
     await pubsub.subscribe(cache.verdict_channel("acme", sub.event.id))
