@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     # Request limits
     max_body_bytes: int = 1_048_576
     max_content_chars: int = 20_000
-    max_batch_items: int = 100
     wait_timeout_s: float = 5.0
 
     # Per-author token bucket: `rate_limit_burst` items at once, refilled at `rate_limit_per_s`.

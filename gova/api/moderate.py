@@ -23,8 +23,11 @@ ENABLED_MODALITIES = {"text"}
 POLL_S = 1.0
 
 
+MAX_BATCH_ITEMS = 100
+
+
 class BatchRequest(BaseModel):
-    items: list[ContentEvent] = Field(min_length=1, max_length=100)
+    items: list[ContentEvent] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
 def _status_url(request: Request, content_id: str) -> str:
@@ -155,7 +158,7 @@ async def moderate_batch(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "body.items: duplicate ids")
     for i, event in enumerate(body.items):
         _check(event, state, where=f"body.items.{i}")
-    stored = {cid: v for cid in ids if (v := await db.get_verdict(state.pool, tenant.id, cid))}
+    stored = await db.get_verdicts(state.pool, tenant.id, ids)
     new = [e for e in body.items if e.id not in stored]
     if wait and new:
         stored.update(await _await_verdicts(state, tenant, [e.id for e in new], new))

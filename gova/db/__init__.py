@@ -210,15 +210,20 @@ def _public(row: asyncpg.Record) -> dict:
     return stored
 
 
-async def get_verdict(pool: asyncpg.Pool, tenant_id: str, content_id: str) -> dict | None:
-    row = await pool.fetchrow(
-        "SELECT verdict, stored_at FROM moderation_results"
-        " WHERE tenant_id = $1 AND content_id = $2 AND stage = $3",
+async def get_verdicts(pool: asyncpg.Pool, tenant_id: str, content_ids: list[str]) -> dict:
+    """Stored verdicts by content id, for those of `content_ids` that have one."""
+    rows = await pool.fetch(
+        "SELECT content_id, verdict, stored_at FROM moderation_results"
+        " WHERE tenant_id = $1 AND content_id = ANY($2::text[]) AND stage = $3",
         tenant_id,
-        content_id,
+        content_ids,
         STAGE_DECIDE,
     )
-    return _public(row) if row else None
+    return {r["content_id"]: _public(r) for r in rows}
+
+
+async def get_verdict(pool: asyncpg.Pool, tenant_id: str, content_id: str) -> dict | None:
+    return (await get_verdicts(pool, tenant_id, [content_id])).get(content_id)
 
 
 # --- dead letters -----------------------------------------------------------------------
