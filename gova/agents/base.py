@@ -8,9 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import asyncpg
 from pydantic import BaseModel
 
+from gova import db
 from gova.pipeline import settings, topics
 from gova.schemas import DeadLetter
 from gova.streams import DEAD_LETTER, TopicSpec
@@ -19,15 +19,6 @@ log = logging.getLogger("gova.agents")
 
 MAX_DEAD_PAYLOAD = 100_000
 T = TypeVar("T")
-
-# Errors that mean "the database is away", not "this row is bad": wait, don't dead-letter.
-TRANSIENT_DB_ERRORS = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-    asyncio.TimeoutError,
-)
 
 
 async def emit(spec: TopicSpec, key: str, record: BaseModel) -> None:
@@ -76,8 +67,6 @@ class Resources:
     async def pool(self) -> Any:
         async with self._lock:
             if self._pool is None:
-                from gova import db
-
                 self._pool = await db.create_pool(settings.database())
         return self._pool
 
@@ -86,12 +75,13 @@ resources = Resources()
 
 
 async def with_db(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(pool)`, waiting out a database outage with backoff; other errors raise."""
+    """Run `work(pool)`, waiting out a database outage with backoff; other errors raise
+    (a bad row is the caller's to dead-letter)."""
     delay = 0.5
     while True:
         try:
             return await work(await resources.pool())
-        except TRANSIENT_DB_ERRORS as exc:
+        except db.UNAVAILABLE as exc:
             log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

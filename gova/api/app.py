@@ -116,6 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=422,
         )
 
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "database unavailable; retry shortly"}, status_code=503)
+
+    for unavailable in db.UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_away)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

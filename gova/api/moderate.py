@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -15,6 +16,7 @@ from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent, Submission
 from gova.streams import CONTENT_RAW
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["moderation"])
 
 # The stages that exist; anything else is refused rather than accepted and never processed.
@@ -94,14 +96,14 @@ async def _await_verdicts(
             for cid, fut in list(waiting.items()):
                 if fut in done:
                     found[cid] = waiting.pop(cid).result()
-                elif not done and (known := await _outcome(state, tenant.id, cid)):
+                elif not done and (known := await _outcome_or_none(state, tenant.id, cid)):
                     found[cid] = known
                     waiting.pop(cid)
     finally:
         for cid, fut in registered.items():
             state.waiters.discard(tenant.id, cid, fut)
     for cid in ids:
-        if cid not in found and (known := await _outcome(state, tenant.id, cid)):
+        if cid not in found and (known := await _outcome_or_none(state, tenant.id, cid)):
             found[cid] = known
     return found
 
@@ -111,6 +113,25 @@ async def _outcome(state: ApiState, tenant_id: str, content_id: str) -> dict | N
     if stored := await db.get_verdict(state.pool, tenant_id, content_id):
         return stored
     return await db.get_failure(state.pool, tenant_id, content_id)
+
+
+async def _outcome_or_none(state: ApiState, tenant_id: str, content_id: str) -> dict | None:
+    """As `_outcome`, but a database outage reads as "not yet" while a caller waits."""
+    try:
+        return await _outcome(state, tenant_id, content_id)
+    except db.UNAVAILABLE:
+        return None
+
+
+async def _stored_or_none(state: ApiState, tenant_id: str, ids: list[str]) -> dict[str, dict]:
+    """Verdicts already stored for `ids`, or none while the database is away: items are still
+    accepted then (the broker keeps them, the worker stores them once it is back), and
+    idempotent writes keep a duplicate from ever making a second row."""
+    try:
+        return await db.get_verdicts(state.pool, tenant_id, ids)
+    except db.UNAVAILABLE as exc:
+        log.warning("duplicate check skipped, database unavailable: %s", exc)
+        return {}
 
 
 def _done(outcome: dict) -> dict:
@@ -134,7 +155,7 @@ async def moderate(
     state: ApiState = Depends(get_state),
 ) -> JSONResponse:
     _check(event, state)
-    if stored := await db.get_verdict(state.pool, tenant.id, event.id):
+    if stored := (await _stored_or_none(state, tenant.id, [event.id])).get(event.id):
         return JSONResponse(_done(stored))  # a duplicate: one item, one verdict
     if wait:
         found = await _await_verdicts(state, tenant, [event.id], [event])
@@ -158,7 +179,7 @@ async def moderate_batch(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "body.items: duplicate ids")
     for i, event in enumerate(body.items):
         _check(event, state, where=f"body.items.{i}")
-    stored = await db.get_verdicts(state.pool, tenant.id, ids)
+    stored = await _stored_or_none(state, tenant.id, ids)
     new = [e for e in body.items if e.id not in stored]
     if wait and new:
         stored.update(await _await_verdicts(state, tenant, [e.id for e in new], new))

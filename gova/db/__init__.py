@@ -15,6 +15,15 @@ from gova.schemas import DeadLetter, Verdict
 STAGE_DECIDE = "decide"
 KEY_PREFIX = "gova_"
 
+# Errors that mean "the database is away", not "this query is wrong".
+UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    TimeoutError,
+)
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
