@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -19,6 +19,7 @@ log = logging.getLogger("gova.agents")
 
 MAX_DEAD_PAYLOAD = 100_000
 T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
 
 
 async def emit(spec: TopicSpec, key: str, record: BaseModel) -> None:
@@ -47,6 +48,31 @@ async def dead_letter(stage: str, event: Any, exc: BaseException) -> DeadLetter:
     )
     await emit(DEAD_LETTER, key or "", letter)
     return letter
+
+
+async def each_event(
+    stream: Any, stage: str, record: type[R], handle: Callable[[R], Awaitable[Any]]
+) -> AsyncIterator[Any]:
+    """Handle a stream event by event. Every agent yields one outcome per event, what it sent
+    on or the dead letter, so one bad event never stops a stage."""
+    async for event in stream.events():
+        try:
+            yield await handle(record.model_validate_json(event.value))
+        except Exception as exc:
+            yield await dead_letter(stage, event, exc)
+
+
+async def parse_batch(
+    events: list[Any], stage: str, record: type[R]
+) -> tuple[list[tuple[Any, R]], list[DeadLetter]]:
+    """Parse a micro-batch: the (event, record) pairs, and dead letters for the rest."""
+    parsed, dead = [], []
+    for event in events:
+        try:
+            parsed.append((event, record.model_validate_json(event.value)))
+        except Exception as exc:
+            dead.append(await dead_letter(stage, event, exc))
+    return parsed, dead
 
 
 class Resources:

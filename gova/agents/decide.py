@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gova.agents.base import dead_letter, emit
+from gova.agents.base import each_event, emit
 from gova.pipeline import app, settings, topics
 from gova.schemas import Behaviour, Item, Verdict
 from gova.streams import CONTENT_SCORED, MODERATION_RESULTS
@@ -51,8 +51,5 @@ async def decide_item(item: Item) -> Verdict:
 
 @app.agent(topics[CONTENT_SCORED.name])
 async def decide(stream):
-    async for event in stream.events():
-        try:
-            yield await decide_item(Item.model_validate_json(event.value))
-        except Exception as exc:
-            yield await dead_letter("decide", event, exc)
+    async for outcome in each_event(stream, "decide", Item, decide_item):
+        yield outcome

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gova.agents.base import dead_letter, emit
+from gova.agents.base import each_event, emit
 from gova.normalise import content_hash, normalise_text
 from gova.pipeline import app, settings, topics
 from gova.schemas import Item, Submission, Verdict
@@ -49,9 +49,5 @@ async def route(sub: Submission) -> Item | Verdict:
 
 @app.agent(topics[CONTENT_RAW.name])
 async def ingest(stream):
-    # Every agent yields one outcome per event: what it sent on, or the dead letter.
-    async for event in stream.events():
-        try:
-            yield await route(Submission.model_validate_json(event.value))
-        except Exception as exc:  # one bad event must not stop the stage
-            yield await dead_letter("ingest", event, exc)
+    async for outcome in each_event(stream, "ingest", Submission, route):
+        yield outcome

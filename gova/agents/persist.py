@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from gova import cache, db
-from gova.agents.base import dead_letter, resources, with_db
+from gova.agents.base import dead_letter, parse_batch, resources, with_db
 from gova.pipeline import app, settings, topics
 from gova.schemas import DeadLetter, Verdict
 from gova.streams import MODERATION_RESULTS
@@ -40,12 +40,6 @@ async def persist(stream):
     async for events in stream.take_events(
         settings.persist_batch_size, within=settings.persist_batch_within_s
     ):
-        batch = []
-        for event in events:
-            try:
-                batch.append((event, Verdict.model_validate_json(event.value)))
-            except Exception as exc:
-                yield await dead_letter("persist", event, exc)
-        if batch:
-            for outcome in await persist_batch(batch):
-                yield outcome
+        batch, dead = await parse_batch(events, "persist", Verdict)
+        for outcome in [*dead, *(await persist_batch(batch) if batch else [])]:
+            yield outcome

@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from gova import cache
-from gova.agents.base import dead_letter, emit, resources
+from gova.agents.base import dead_letter, emit, parse_batch, resources
 from gova.models import Classifier, load_text_classifier
 from gova.pipeline import app, settings, topics
 from gova.schemas import Item
@@ -70,12 +70,9 @@ async def classify_text(stream):
     async for events in stream.take_events(
         settings.text_batch_size, within=settings.text_batch_within_s
     ):
-        parsed: list[tuple[object, Item]] = []
-        for event in events:
-            try:
-                parsed.append((event, Item.model_validate_json(event.value)))
-            except Exception as exc:
-                yield await dead_letter("classify_text", event, exc)
+        parsed, dead = await parse_batch(events, "classify_text", Item)
+        for letter in dead:
+            yield letter
         if not parsed:
             continue
         try:
