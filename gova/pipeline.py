@@ -121,6 +121,22 @@ def _cmd_apikey_create(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _cmd_review(args: argparse.Namespace, rest: list[str]) -> int:
+    from gova.agents.review import dry_run
+
+    if not args.dry_run:
+        print("gova review: only --dry-run is supported (it prints the prompt)", file=sys.stderr)
+        return 2
+    shown = asyncio.run(dry_run(args.tenant, args.moderator, args.text, args.author, args.context))
+    print(
+        f"# stage: {shown['stage']}  model: {shown['model']}  base_url: {shown['base_url']}"
+        f"  prompt: {shown['prompt_version']}"
+    )
+    for message in shown["messages"]:
+        print(f"\n===== {message['role']} =====\n{message['content']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gova", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--tenant", required=True, help="tenant id (created if new)")
     create.add_argument("--label", default="", help="a note to tell keys apart")
     create.set_defaults(func=_cmd_apikey_create)
+
+    review = sub.add_parser("review", help="show the LLM reviewer's prompt for a message")
+    review.add_argument("--dry-run", action="store_true", help="print the prompt, send nothing")
+    review.add_argument("--tenant", required=True)
+    review.add_argument("--moderator", default="default", help="whose guidelines to use")
+    review.add_argument("--text", required=True, help="the message to judge")
+    review.add_argument("--author", default="author")
+    review.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="AUTHOR:TEXT",
+        help="an earlier message in the channel (repeat, oldest first)",
+    )
+    review.set_defaults(func=_cmd_review)
 
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "worker":

@@ -65,9 +65,31 @@ class Settings(BaseSettings):
 
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
 
+    # The LLM reviewer: the deployment default (tenants may bring their own). Unset: stage off.
+    llm_base_url: str | None = Field(None, validation_alias=AliasChoices("LLM_BASE_URL"))
+    llm_api_key: str | None = Field(None, validation_alias=AliasChoices("LLM_API_KEY"))
+    llm_model: str | None = Field(None, validation_alias=AliasChoices("LLM_MODEL"))
+    # Items whose highest classifier score falls in [low, high) go to the reviewer by default.
+    review_band: str = Field("0.35,0.85", validation_alias=AliasChoices("REVIEW_BAND"))
+    review_timeout_s: float = 20.0
+    review_retries: int = 2
+    review_breaker_failures: int = 3
+    review_breaker_reset_s: float = 30.0
+    llm_monthly_token_budget: int = 1_000_000
+    channel_context_messages: int = 20
+    review_concurrency: int = 8
+    review_config_ttl_s: float = 10.0
+    # Fernet key for credentials at rest; `gova up` makes one in the data dir when unset.
+    secret_key: str | None = None
+
     @property
     def run_file(self) -> Path:
         return self.data_dir / "run.json"
+
+    @property
+    def default_review_band(self) -> tuple[float, float]:
+        low, _, high = self.review_band.partition(",")
+        return float(low), float(high)
 
     @property
     def tansu_workarounds(self) -> bool:

@@ -37,6 +37,12 @@ os.environ.update(
     GOVA_RATE_LIMIT_PER_S="0.001",
     # Batch changelog records, so restart tests meet the broker's end-offset defect.
     GOVA_PRODUCER_LINGER_S="0.05",
+    GOVA_SECRET_KEY="q9mLmsO1bLF3dcBXpnx-0LgdqZ2m0m5VjDbxdUfDbC0=",
+    # The reviewer: quick to notice config changes, a failing server and its recovery.
+    GOVA_REVIEW_CONFIG_TTL_S="0.2",
+    GOVA_REVIEW_TIMEOUT_S="2",
+    GOVA_REVIEW_BREAKER_FAILURES="2",
+    GOVA_REVIEW_BREAKER_RESET_S="2",
 )
 
 

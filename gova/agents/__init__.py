@@ -1,5 +1,21 @@
 """One module per stage of the topology."""
 
-from gova.agents import dead_letters, decide, ingest, persist, text_classifier
+from gova.agents import (
+    channel_context,
+    dead_letters,
+    decide,
+    ingest,
+    persist,
+    review,
+    text_classifier,
+)
 
-__all__ = ["dead_letters", "decide", "ingest", "persist", "text_classifier"]
+__all__ = [
+    "channel_context",
+    "dead_letters",
+    "decide",
+    "ingest",
+    "persist",
+    "review",
+    "text_classifier",
+]

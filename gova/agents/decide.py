@@ -1,4 +1,5 @@
-"""content.scored → the tenant's policy and the author's behaviour → moderation.results."""
+"""content.scored → the tenant's policy and the author's behaviour → moderation.results, or
+content.review when the scores are uncertain (the policy's review band)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,27 @@ import time
 from gova.agents.base import each_event, emit
 from gova.pipeline import app, settings, topics
 from gova.schemas import Behaviour, Item, Verdict
-from gova.streams import CONTENT_SCORED, MODERATION_RESULTS
+from gova.schemas.review import Review
+from gova.streams import CONTENT_REVIEW, CONTENT_SCORED, MODERATION_RESULTS
 from gova.tables.authors import behaviour
 from gova.tables.behaviour_score import record
 
 
-def verdict_for(item: Item, author: Behaviour, flagged: list[str]) -> Verdict:
+def verdict_for(
+    item: Item, author: Behaviour, flagged: list[str], review: Review | None = None
+) -> Verdict:
+    """The verdict for an item: the reviewer's decision when it reviewed, else the policy's."""
+    if review is not None and review.output is not None:
+        acted = review.output.action.type != "NONE"
+    else:
+        acted = bool(flagged)
     return Verdict(
         tenant_id=item.tenant_id,
         content_id=item.event.id,
         author_id=item.event.user_id,
         content_type=item.event.content_type,
-        decision="act" if flagged else "allow",
+        decision="act" if acted else "allow",
+        review=review,
         scores=item.scores or {},
         flagged=flagged,
         thresholds=item.policy.thresholds,
@@ -31,7 +41,7 @@ def verdict_for(item: Item, author: Behaviour, flagged: list[str]) -> Verdict:
     )
 
 
-async def decide_item(item: Item) -> Verdict:
+async def decide_item(item: Item) -> Verdict | Item:
     if item.scores is None:
         raise ValueError("item reached decide without scores")
     flagged = item.policy.flagged(item.scores)
@@ -44,6 +54,10 @@ async def decide_item(item: Item) -> Verdict:
     )
     behaviour[item.key] = state
     author = Behaviour(score=state["score"], strikes=state["strikes"])
+    if item.policy.needs_review(item.scores):
+        item.behaviour = author
+        await emit(CONTENT_REVIEW, item.channel_key, item)
+        return item
     verdict = verdict_for(item, author, flagged)
     await emit(MODERATION_RESULTS, item.key, verdict)
     return verdict

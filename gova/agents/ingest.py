@@ -8,7 +8,8 @@ from gova.agents.base import each_event, emit
 from gova.normalise import content_hash, normalise_text
 from gova.pipeline import app, settings, topics
 from gova.schemas import Item, Submission, Verdict
-from gova.streams import CONTENT_RAW, CONTENT_TEXT, MODERATION_RESULTS
+from gova.schemas.review import ChannelMessage
+from gova.streams import CONTENT_CHANNELS, CONTENT_RAW, CONTENT_TEXT, MODERATION_RESULTS
 from gova.tables.authors import rate_limits
 from gova.tables.token_bucket import take_token
 
@@ -43,6 +44,16 @@ async def route(sub: Submission) -> Item | Verdict:
 
     text = normalise_text(sub.event.content)
     item = Item(**sub.model_dump(), text=text, content_hash=content_hash(text))
+    if item.channel_id:  # repartitioned by channel, for the reviewer's channel context
+        context = ChannelMessage(
+            tenant_id=item.tenant_id,
+            channel_id=item.channel_id,
+            content_id=item.event.id,
+            author_id=item.event.user_id,
+            text=text,
+            at=sub.received_at,
+        )
+        await emit(CONTENT_CHANNELS, item.channel_key, context)
     await emit(CONTENT_TEXT, sub.key, item)
     return item
 

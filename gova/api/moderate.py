@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from gova import cache, db
 from gova.api.auth import Tenant, current_tenant
+from gova.api.policy import effective
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent, Submission
 from gova.streams import CONTENT_RAW
@@ -52,7 +53,7 @@ def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
 
 async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
     now = time.time()
-    policy = tenant.policy.merged_over(state.settings.thresholds)
+    policy = effective(tenant.policy, state)
     subs = [
         Submission(tenant_id=tenant.id, event=e, received_at=now, policy=policy) for e in events
     ]

@@ -1,4 +1,4 @@
-"""A tenant's thresholds over the deployment defaults."""
+"""A tenant's thresholds and review band over the deployment defaults."""
 
 from __future__ import annotations
 
@@ -13,10 +13,16 @@ from gova.schemas import Policy
 router = APIRouter(prefix="/api/v1", tags=["policy"])
 
 
+def effective(tenant_policy: Policy, state: ApiState) -> Policy:
+    """The tenant's overrides over the deployment's thresholds and review band."""
+    s = state.settings
+    return tenant_policy.merged_over(s.thresholds, s.default_review_band)
+
+
 def _view(tenant_policy: Policy, state: ApiState) -> dict:
     return {
-        "overrides": tenant_policy.thresholds,
-        "effective": tenant_policy.merged_over(state.settings.thresholds).thresholds,
+        "overrides": tenant_policy.model_dump(exclude_none=True),
+        "effective": effective(tenant_policy, state).model_dump(),
         "categories": list(TEXT_CATEGORIES),
     }
 

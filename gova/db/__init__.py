@@ -163,6 +163,27 @@ async def store_verdicts(pool: asyncpg.Pool, verdicts: list[Verdict]) -> list[di
             " ON CONFLICT (tenant_id, content_id, stage) DO NOTHING",
             [(v.tenant_id, v.content_id, v.model, v.scores, v.behaviour.score) for v in scored],
         )
+        reviewed = [v for v in verdicts if v.review is not None and v.review.output is not None]
+        await conn.executemany(
+            "INSERT INTO evaluation_events (tenant_id, content_id, stage, evaluator, scores,"
+            " severity_score, behavior_score, tokens, latency_ms, prompt_version)"
+            " VALUES ($1,$2,'review',$3,$4,$5,$6,$7,$8,$9)"
+            " ON CONFLICT (tenant_id, content_id, stage) DO NOTHING",
+            [
+                (
+                    v.tenant_id,
+                    v.content_id,
+                    v.review.model,
+                    v.review.output.model_dump(mode="json"),
+                    v.review.output.severity_score,
+                    v.behaviour.score,
+                    v.review.tokens,
+                    v.review.latency_ms,
+                    v.review.prompt_version,
+                )
+                for v in reviewed
+            ],
+        )
         await conn.executemany(
             "INSERT INTO audit_logs (tenant_id, content_id, stage, event, detail)"
             " VALUES ($1,$2,$3,$4,$5)"
@@ -282,3 +303,59 @@ async def get_failure(pool: asyncpg.Pool, tenant_id: str, content_id: str) -> di
         "error": row["error"],
         "failed_at": row["failed_at"].timestamp(),
     }
+
+
+# --- the LLM reviewer's configuration and usage -----------------------------------------
+
+
+async def set_tenant_llm(pool: asyncpg.Pool, tenant_id: str, llm: dict) -> None:
+    await pool.execute("UPDATE tenants SET llm = $2 WHERE id = $1", tenant_id, llm)
+
+
+async def get_tenant_llm(pool: asyncpg.Pool, tenant_id: str) -> dict:
+    return await pool.fetchval("SELECT llm FROM tenants WHERE id = $1", tenant_id) or {}
+
+
+async def upsert_moderator(pool: asyncpg.Pool, tenant_id: str, name: str, config: dict) -> None:
+    await pool.execute(
+        "INSERT INTO moderators (tenant_id, name, config) VALUES ($1, $2, $3)"
+        " ON CONFLICT (tenant_id, name) DO UPDATE SET config = EXCLUDED.config",
+        tenant_id,
+        name,
+        config,
+    )
+
+
+async def get_moderator(pool: asyncpg.Pool, tenant_id: str, name: str) -> dict | None:
+    return await pool.fetchval(
+        "SELECT config FROM moderators WHERE tenant_id = $1 AND name = $2", tenant_id, name
+    )
+
+
+async def month_tokens(pool: asyncpg.Pool, tenant_id: str) -> int:
+    return await pool.fetchval(
+        "SELECT coalesce(sum(tokens), 0) FROM llm_usage"
+        " WHERE tenant_id = $1 AND month = date_trunc('month', now())::date",
+        tenant_id,
+    )
+
+
+async def add_usage(pool: asyncpg.Pool, tenant_id: str, moderator: str, tokens: int) -> None:
+    await pool.execute(
+        "INSERT INTO llm_usage (tenant_id, moderator, month, tokens, reviews)"
+        " VALUES ($1, $2, date_trunc('month', now())::date, $3, 1)"
+        " ON CONFLICT (tenant_id, moderator, month) DO UPDATE SET"
+        " tokens = llm_usage.tokens + EXCLUDED.tokens, reviews = llm_usage.reviews + 1",
+        tenant_id,
+        moderator,
+        tokens,
+    )
+
+
+async def usage(pool: asyncpg.Pool, tenant_id: str) -> list[dict]:
+    rows = await pool.fetch(
+        "SELECT moderator, month, tokens, reviews FROM llm_usage WHERE tenant_id = $1"
+        " ORDER BY month DESC, moderator",
+        tenant_id,
+    )
+    return [{**dict(r), "month": r["month"].isoformat()} for r in rows]

@@ -84,9 +84,23 @@ class Stack:
             GOVA_MONITOR_PORT=str(s.monitor_port),
             GOVA_PARTITIONS=str(s.partitions),
             GOVA_PRODUCER_LINGER_S=str(s.producer_linger_s),
+            GOVA_SECRET_KEY=self.secret_key(),
             PYTHONUNBUFFERED="1",
         )
         return env
+
+    def secret_key(self) -> str:
+        """GOVA_SECRET_KEY, or one kept in the data dir (made on first use, mode 600)."""
+        if self.settings.secret_key:
+            return self.settings.secret_key
+        from gova import secrets
+
+        path = self.settings.data_dir / "secret.key"
+        if not path.exists():
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.new_key())
+        return path.read_text().strip()
 
     @property
     def api_url(self) -> str:

@@ -9,8 +9,14 @@ from pydantic import BaseModel, Field, computed_field
 
 from gova.schemas.content import ContentEvent, ContentType
 from gova.schemas.policy import Policy
+from gova.schemas.review import Review
 
 Decision = Literal["allow", "act", "review", "rate_limited"]
+
+
+class Behaviour(BaseModel):
+    score: float = 0.0
+    strikes: int = 0
 
 
 class Submission(BaseModel):
@@ -27,18 +33,31 @@ class Submission(BaseModel):
 
 
 class Item(Submission):
-    """content.text → content.scored: normalised text, then the classifier's scores."""
+    """content.text → content.scored → content.review: normalised text, the classifier's
+    scores, then (for review) the author's behaviour as decide saw it."""
 
     text: str
     content_hash: str
     scores: dict[str, float] | None = None
     model: str | None = None
     cached: bool = False
+    behaviour: Behaviour | None = None
 
+    @property
+    def channel_id(self) -> str | None:
+        meta = self.event.metadata.model_extra or {}
+        channel = meta.get("channelId") or meta.get("channel_id")
+        return str(channel) if channel else None
 
-class Behaviour(BaseModel):
-    score: float = 0.0
-    strikes: int = 0
+    @property
+    def channel_key(self) -> str:
+        """content.review's key: a channel's items share a partition with its context."""
+        return f"{self.tenant_id}:{self.channel_id or 'author:' + self.event.user_id}"
+
+    @property
+    def moderator(self) -> str:
+        meta = self.event.metadata.model_extra or {}
+        return str(meta.get("moderator") or "default")
 
 
 class Verdict(BaseModel):
@@ -56,6 +75,7 @@ class Verdict(BaseModel):
     model: str | None = None
     cached: bool = False
     content_hash: str | None = None
+    review: Review | None = None
     received_at: float
     decided_at: float
 

@@ -7,6 +7,15 @@ from pydantic import BaseModel, Field, field_validator
 
 class Policy(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=dict)
+    # Highest classifier score in [low, high) → the LLM reviewer; None: the deployment's band.
+    review_band: tuple[float, float] | None = None
+
+    @field_validator("review_band")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0.0 <= value[0] <= value[1] <= 1.0:
+            raise ValueError(f"review_band must be 0 <= low <= high <= 1: {value}")
+        return value
 
     @field_validator("thresholds")
     @classmethod
@@ -16,9 +25,22 @@ class Policy(BaseModel):
             raise ValueError(f"thresholds must lie in [0, 1]: {bad}")
         return value
 
-    def merged_over(self, defaults: dict[str, float]) -> Policy:
+    def merged_over(
+        self, defaults: dict[str, float], review_band: tuple[float, float] | None = None
+    ) -> Policy:
         """The tenant's overrides on top of the deployment defaults."""
-        return Policy(thresholds={**defaults, **self.thresholds})
+        return Policy(
+            thresholds={**defaults, **self.thresholds},
+            review_band=self.review_band or review_band,
+        )
+
+    def needs_review(self, scores: dict[str, float]) -> bool:
+        """Uncertain: the highest score lies in the review band (`0,1` reviews everything)."""
+        if self.review_band is None:
+            return False
+        low, high = self.review_band
+        top = max(scores.values(), default=0.0)
+        return low <= top < high or (high >= 1.0 and top >= low)
 
     def flagged(self, scores: dict[str, float]) -> list[str]:
         return sorted(

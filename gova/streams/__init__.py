@@ -37,6 +37,7 @@ CONTENT_IMAGE = TopicSpec("content.image")
 CONTENT_AUDIO = TopicSpec("content.audio")
 CONTENT_SCORED = TopicSpec("content.scored")
 CONTENT_REVIEW = TopicSpec("content.review")
+CONTENT_CHANNELS = TopicSpec("content.channels", retention_ms=1 * DAY_MS)
 MODERATION_ACTIONS = TopicSpec("moderation.actions")
 MODERATION_RESULTS = TopicSpec("moderation.results")
 MODERATOR_EVENTS = TopicSpec("moderator.events", retention_ms=-1, compacted=True)
@@ -49,6 +50,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     CONTENT_AUDIO,
     CONTENT_SCORED,
     CONTENT_REVIEW,
+    CONTENT_CHANNELS,
     MODERATION_ACTIONS,
     MODERATION_RESULTS,
     MODERATOR_EVENTS,

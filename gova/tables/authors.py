@@ -8,13 +8,13 @@ import faust
 
 from gova.pipeline import app, settings
 
-_JSON = faust.Schema(key_serializer="json", value_serializer="json")
+JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 rate_limits = app.Table(
     "rate_limits",
     default=None,
     partitions=settings.partitions,
-    schema=_JSON,
+    schema=JSON_SCHEMA,
     help="Per-author token bucket: {tokens, at}",
 )
 
@@ -22,6 +22,6 @@ behaviour = app.Table(
     "behaviour",
     default=None,
     partitions=settings.partitions,
-    schema=_JSON,
+    schema=JSON_SCHEMA,
     help="Per-author behaviour: {score, strikes, at}",
 )

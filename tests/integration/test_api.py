@@ -144,7 +144,7 @@ async def test_tenant_policy_overrides_default_thresholds(running, tenant_b):
         assert default["decision"] == "allow"
         strict = default["scores"]["toxicity"] / 2
         r = await api.put("/api/v1/policy", json={"thresholds": {"toxicity": strict}})
-        assert r.status_code == 200 and r.json()["effective"]["toxicity"] == strict
+        assert r.status_code == 200 and r.json()["effective"]["thresholds"]["toxicity"] == strict
         try:
             after = (
                 await api.post("/api/v1/moderate?wait=true", json=event(new_id(), text))

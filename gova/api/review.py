@@ -1,0 +1,90 @@
+"""The reviewer's configuration: moderators' guidelines, the tenant's LLM, and its usage."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+from pydantic import BaseModel, Field, HttpUrl
+
+from gova import db, secrets
+from gova.api.auth import Tenant, current_tenant
+from gova.api.state import ApiState, get_state
+
+router = APIRouter(prefix="/api/v1", tags=["review"])
+
+NAME = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+class ModeratorConfig(BaseModel):
+    guidelines: str = Field(
+        "", max_length=20_000, description="the community's rules, ideally numbered (G1, G2…)"
+    )
+    server_summary: str = Field("", max_length=5_000, description="what this community is")
+
+
+class LLMSettings(BaseModel):
+    base_url: HttpUrl = Field(description="an OpenAI-compatible API, e.g. http://vllm:8000/v1")
+    model: str = Field(min_length=1, max_length=200)
+    api_key: str | None = Field(None, max_length=500, description="stored encrypted")
+    monthly_token_budget: int = Field(1_000_000, ge=0)
+
+
+@router.put("/moderators/{name}")
+async def put_moderator(
+    config: ModeratorConfig,
+    name: str = Path(pattern=NAME),
+    tenant: Tenant = Depends(current_tenant),
+    state: ApiState = Depends(get_state),
+) -> dict:
+    await db.upsert_moderator(state.pool, tenant.id, name, config.model_dump())
+    return {"name": name, **config.model_dump()}
+
+
+@router.get("/moderators/{name}")
+async def get_moderator(
+    name: str = Path(pattern=NAME),
+    tenant: Tenant = Depends(current_tenant),
+    state: ApiState = Depends(get_state),
+) -> dict:
+    config = await db.get_moderator(state.pool, tenant.id, name)
+    if config is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no moderator {name!r} for this tenant")
+    return {"name": name, **config}
+
+
+@router.put("/llm")
+async def put_llm(
+    llm: LLMSettings, tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
+) -> dict:
+    stored = llm.model_dump(mode="json")
+    if llm.api_key:
+        try:
+            stored["api_key"] = secrets.encrypt(state.settings.secret_key, llm.api_key)
+        except secrets.SecretsUnavailable as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    await db.set_tenant_llm(state.pool, tenant.id, stored)
+    return _public_llm(stored)
+
+
+@router.get("/llm")
+async def get_llm(
+    tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
+) -> dict:
+    return _public_llm(await db.get_tenant_llm(state.pool, tenant.id))
+
+
+def _public_llm(stored: dict) -> dict:
+    """Never hand a stored key back: say only whether there is one."""
+    return {
+        **{k: v for k, v in stored.items() if k != "api_key"},
+        "has_api_key": bool(stored.get("api_key")),
+    }
+
+
+@router.get("/usage")
+async def get_usage(
+    tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
+) -> dict:
+    return {
+        "tokens_this_month": await db.month_tokens(state.pool, tenant.id),
+        "by_moderator": await db.usage(state.pool, tenant.id),
+    }
