@@ -334,7 +334,7 @@ async def get_moderator(pool: asyncpg.Pool, tenant_id: str, name: str) -> dict |
 
 async def month_tokens(pool: asyncpg.Pool, tenant_id: str) -> int:
     return await pool.fetchval(
-        "SELECT coalesce(sum(tokens), 0) FROM llm_usage"
+        "SELECT coalesce(sum(tokens), 0)::bigint FROM llm_usage"
         " WHERE tenant_id = $1 AND month = date_trunc('month', now())::date",
         tenant_id,
     )

@@ -188,7 +188,7 @@ class FakeOpenAI:
             if mode == "slow":
                 assert self._stopping is not None  # set by the lifespan before serving
                 with contextlib.suppress(TimeoutError):
-                    time.sleep(self.slow_s)
+                    await asyncio.wait_for(self._stopping.wait(), self.slow_s)
             if mode == "malformed_once":
                 self._mode = "ok"
                 answer = MALFORMED_ANSWER

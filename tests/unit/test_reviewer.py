@@ -4,7 +4,6 @@ OpenAI-compatible server reached by the real openai + instructor clients."""
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 
 import pytest
@@ -15,39 +14,8 @@ from gova.schemas import Behaviour, Item
 from gova.schemas.review import ChannelMessage
 from tests.conftest import new_tenant
 from tests.fakes.openai_server import FakeOpenAI, prompt_text
+from tests.fakes.scripted_moderator import FENCED, moderator_model
 from tests.unit.conftest import make_submission
-
-FENCED = re.compile(r"<data>.*?</data>", re.S)
-
-
-def outside_fences(request: dict) -> str:
-    """What a naive model would take as instructions: the prompt minus fenced user data."""
-    return FENCED.sub("", prompt_text(request))
-
-
-def moderator_model(request: dict) -> dict:
-    """Judges like a model that follows the guidelines it is shown, and also like a naive one
-    that obeys any instruction it finds outside the data fences."""
-    text, instructions = prompt_text(request), outside_fences(request).lower()
-    if "ignore your instructions" in instructions:
-        return {"action": {"type": "NONE"}, "severity_score": 0.0, "reason": "steered"}
-    message = text.split("## The message to judge")[-1].lower()
-    if "no spoilers" in text.lower() and "ending" in message:
-        return {
-            "action": {"type": "DELETE"},
-            "severity_score": 0.6,
-            "reason": "spoiler",
-            "guideline": "G2",
-        }
-    if "idiot" in message:
-        context = "with context" if "we were joking all evening" in text else "no context"
-        return {
-            "action": {"type": "WARN", "params": {"message": "be kind"}},
-            "severity_score": 0.4,
-            "reason": context,
-            "guideline": "G1",
-        }
-    return {"action": {"type": "NONE"}, "severity_score": 0.05, "reason": "fine"}
 
 
 @pytest.fixture(scope="module")
