@@ -14,6 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+# Imported up front (seconds): a worker pays it at start-up, not on its first review.
+import instructor
+from openai import AsyncOpenAI
+
 from gova.schemas.review import ChannelMessage, ReviewAgentOutput
 
 PROMPT_VERSION = "review-v1"
@@ -127,9 +131,6 @@ class Reviewer:
     """One OpenAI-compatible endpoint and model, called through instructor (tool calling)."""
 
     def __init__(self, config: LLMConfig, *, timeout_s: float, retries: int) -> None:
-        import instructor
-        from openai import AsyncOpenAI
-
         self.config, self.retries = config, retries
         client = AsyncOpenAI(
             base_url=config.base_url,

@@ -85,6 +85,12 @@ class Verdict(BaseModel):
 
     @computed_field
     @property
+    def review_skipped(self) -> bool:
+        """The item was due for review but got the classifier's verdict (see review.reason)."""
+        return self.review is not None and self.review.status == "skipped"
+
+    @computed_field
+    @property
     def latency_ms(self) -> float:
         return round((self.decided_at - self.received_at) * 1000.0, 3)
 

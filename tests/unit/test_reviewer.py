@@ -206,4 +206,18 @@ async def test_without_an_llm_the_stage_says_it_is_off(stack, sent, pool):
     tenant = await new_tenant(pool, f"off-{uuid.uuid4().hex[:6]}")
     verdict = await review(review_item(tenant["id"], "you idiot"))
     assert verdict.review.status == "skipped" and "review stage off" in verdict.review.reason
-    assert verdict.decision == "allow"
+    assert verdict.review_skipped and verdict.decision == "allow"
+
+
+async def test_the_deployment_default_llm_serves_tenants_without_their_own(
+    stack, sent, pool, fake, monkeypatch
+):
+    from gova.pipeline import settings
+
+    monkeypatch.setattr(settings, "llm_base_url", fake.base_url)
+    monkeypatch.setattr(settings, "llm_model", "deployment-default")
+    tenant = await new_tenant(pool, f"dflt-{uuid.uuid4().hex[:6]}")
+    verdict = await review(review_item(tenant["id"], "you idiot"))
+    assert verdict.review.status == "reviewed" and not verdict.review_skipped
+    assert verdict.review.model == "deployment-default"
+    assert fake.requests[-1]["model"] == "deployment-default"
