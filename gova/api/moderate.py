@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from gova import cache, db
 from gova.api.auth import Tenant, current_tenant
 from gova.api.policy import effective
+from gova.api.review import context_dependent
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent, Submission
 from gova.streams import CONTENT_RAW
@@ -54,8 +55,15 @@ def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
 async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
     now = time.time()
     policy = effective(tenant.policy, state)
+    review_all = policy.model_copy(update={"review_band": (0.0, 1.0)})
     subs = [
-        Submission(tenant_id=tenant.id, event=e, received_at=now, policy=policy) for e in events
+        Submission(
+            tenant_id=tenant.id,
+            event=e,
+            received_at=now,
+            policy=review_all if await context_dependent(state, tenant.id, e) else policy,
+        )
+        for e in events
     ]
     await cache.mark_pending(state.redis, tenant.id, [e.id for e in events])
     try:

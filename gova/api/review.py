@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field, HttpUrl
 
 from gova import db, secrets
 from gova.api.auth import Tenant, current_tenant
 from gova.api.state import ApiState, get_state
+from gova.schemas import ContentEvent
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -19,6 +22,26 @@ class ModeratorConfig(BaseModel):
         "", max_length=20_000, description="the community's rules, ideally numbered (G1, G2…)"
     )
     server_summary: str = Field("", max_length=5_000, description="what this community is")
+    context_dependent: bool = Field(
+        False,
+        description="guidelines no classifier can judge (spoilers, off-topic…): review every item",
+    )
+
+
+CONFIG_TTL_S = 10.0
+_context_dependent: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+async def context_dependent(state: ApiState, tenant_id: str, event: ContentEvent) -> bool:
+    """Whether the item's moderator wants every item reviewed (cached briefly per process)."""
+    name = str((event.metadata.model_extra or {}).get("moderator") or "default")
+    now = time.monotonic()
+    hit = _context_dependent.get((tenant_id, name))
+    if hit is None or hit[0] < now:
+        config = await db.get_moderator(state.pool, tenant_id, name) or {}
+        hit = (now + CONFIG_TTL_S, bool(config.get("context_dependent")))
+        _context_dependent[(tenant_id, name)] = hit
+    return hit[1]
 
 
 class LLMSettings(BaseModel):
@@ -36,6 +59,7 @@ async def put_moderator(
     state: ApiState = Depends(get_state),
 ) -> dict:
     await db.upsert_moderator(state.pool, tenant.id, name, config.model_dump())
+    _context_dependent.pop((tenant.id, name), None)
     return {"name": name, **config.model_dump()}
 
 

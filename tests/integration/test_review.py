@@ -99,3 +99,25 @@ def test_dry_run_shows_the_exact_prompt(running):
     assert "G2: No spoilers" in proc.stdout
     assert "did you see it?" in proc.stdout and "what a twist at the end" in proc.stdout
     assert "sk-club-secret" not in proc.stdout
+
+
+async def test_context_dependent_guidelines_send_every_item_to_review(running, pool, fake):
+    tenant = await new_tenant(pool, "bookclub")
+    async with client_for(running, tenant["key"]) as api:
+        await api.put("/api/v1/llm", json={"base_url": fake.base_url, "model": "book-model"})
+        await api.put("/api/v1/policy", json={"review_band": [0.0, 0.0]})  # scores alone: none
+        r = await api.put(
+            "/api/v1/moderators/spoilers",
+            json={"guidelines": GUIDELINES, "context_dependent": True},
+        )
+        assert r.status_code == 200 and r.json()["context_dependent"] is True
+
+        spoiler = "in the ending the detective turns out to be the killer"
+        by_guideline = await api.post(
+            "/api/v1/moderate?wait=true",
+            json=event(new_id(), spoiler, metadata={"moderator": "spoilers"}),
+        )
+        by_scores = await api.post("/api/v1/moderate?wait=true", json=event(new_id(), spoiler))
+    assert by_guideline.json()["review"]["output"]["guideline"] == "G2"
+    assert by_guideline.json()["decision"] == "act"
+    assert by_scores.json()["review"] is None and by_scores.json()["decision"] == "allow"

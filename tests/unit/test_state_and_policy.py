@@ -48,6 +48,27 @@ def test_policy_merges_overrides_and_flags_at_threshold():
 
 
 @pytest.mark.parametrize(
+    ("band", "top", "expected"),
+    [
+        ((0.35, 0.85), 0.35, True),
+        ((0.35, 0.85), 0.85, False),
+        ((0.35, 0.85), 0.1, False),
+        ((0.0, 1.0), 1.0, True),  # `0,1` sends every item
+        ((0.0, 1.0), 0.0, True),
+        ((0.0, 0.0), 0.0, False),  # an empty band sends none
+        (None, 0.5, False),
+    ],
+)
+def test_review_band(band, top, expected):
+    assert Policy(review_band=band).needs_review({"toxicity": top, "other": 0.0}) is expected
+
+
+def test_review_band_must_be_ordered():
+    with pytest.raises(ValidationError, match="review_band"):
+        Policy(review_band=(0.9, 0.1))
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [
         ("  hello   world \n", "hello world"),
