@@ -23,10 +23,11 @@ from gova.models.reviewer import (
     LLMConfig,
     Reviewer,
     ReviewInput,
+    build_messages,
 )
 from gova.pipeline import app, settings, topics
-from gova.schemas import Behaviour, Item, Verdict
-from gova.schemas.review import Review
+from gova.schemas import Behaviour, ContentEvent, Item, Policy, Verdict
+from gova.schemas.review import ChannelMessage, Review
 from gova.streams import CONTENT_REVIEW, MODERATION_RESULTS
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Setup:
     guidelines: str
     server_summary: str
     budget: int
+    off_reason: str = STAGE_OFF
 
 
 _setups: dict[tuple[str, str], tuple[float, Setup]] = {}
@@ -59,22 +61,23 @@ async def setup_for(tenant_id: str, moderator: str) -> Setup:
         return hit[1]
     llm_row = await with_db(lambda pool: db.get_tenant_llm(pool, tenant_id))
     config = await with_db(lambda pool: db.get_moderator(pool, tenant_id, moderator)) or {}
+    llm: LLMConfig | None = None
+    off_reason = STAGE_OFF
     if llm_row.get("base_url") and llm_row.get("model"):
-        key = (
-            secrets.decrypt(settings.secret_key, llm_row["api_key"])
-            if llm_row.get("api_key")
-            else None
-        )
-        llm: LLMConfig | None = LLMConfig(llm_row["base_url"], llm_row["model"], key)
+        try:
+            key = llm_row.get("api_key")
+            key = secrets.decrypt(settings.secret_key, key) if key else None
+            llm = LLMConfig(llm_row["base_url"], llm_row["model"], key)
+        except secrets.SecretsUnavailable as exc:
+            off_reason = f"review stage off: the tenant's provider key is unreadable ({exc})"
     elif settings.llm_base_url and settings.llm_model:
         llm = LLMConfig(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
-    else:
-        llm = None
     setup = Setup(
         llm=llm,
         guidelines=config.get("guidelines", ""),
         server_summary=config.get("server_summary", ""),
         budget=int(llm_row.get("monthly_token_budget") or settings.llm_monthly_token_budget),
+        off_reason=off_reason,
     )
     _setups[(tenant_id, moderator)] = (now + settings.review_config_ttl_s, setup)
     return setup
@@ -136,7 +139,7 @@ async def run_review(item: Item, setup: Setup) -> Review:
         return Review(status="skipped", reason=reason, prompt_version=PROMPT_VERSION, **kw)
 
     if setup.llm is None:
-        return skipped(STAGE_OFF)
+        return skipped(setup.off_reason)
     llm, moderator = setup.llm, item.moderator
     used = await with_db(lambda pool: db.month_tokens(pool, item.tenant_id))
     if used >= setup.budget:
@@ -191,10 +194,6 @@ async def dry_run(
     tenant_id: str, moderator: str, text: str, author: str, context: list[str]
 ) -> dict:
     """The exact prompt the reviewer would send for a message, without sending it."""
-    from gova.models.reviewer import build_messages
-    from gova.schemas import ContentEvent, Policy
-    from gova.schemas.review import ChannelMessage
-
     setup = await setup_for(tenant_id, moderator)
     item = Item(
         tenant_id=tenant_id,

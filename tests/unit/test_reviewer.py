@@ -221,3 +221,11 @@ async def test_the_deployment_default_llm_serves_tenants_without_their_own(
     assert verdict.review.status == "reviewed" and not verdict.review_skipped
     assert verdict.review.model == "deployment-default"
     assert fake.requests[-1]["model"] == "deployment-default"
+
+
+async def test_an_unreadable_provider_key_turns_the_stage_off_visibly(stack, sent, pool, fake):
+    tenant = await new_tenant(pool, f"key-{uuid.uuid4().hex[:6]}")
+    llm = {"base_url": fake.base_url, "model": "m", "api_key": "not-a-fernet-token"}
+    await db.set_tenant_llm(pool, tenant["id"], llm)
+    verdict = await review(review_item(tenant["id"], "you idiot"))
+    assert verdict.review_skipped and "provider key is unreadable" in verdict.review.reason
