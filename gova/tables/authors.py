@@ -4,24 +4,7 @@ Time buckets live inside plain table values (not Faust windowed tables, which do
 survive restarts reliably, faust-streaming PR #412).
 """
 
-import faust
+from gova.tables.base import json_table
 
-from gova.pipeline import app, settings
-
-JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
-
-rate_limits = app.Table(
-    "rate_limits",
-    default=None,
-    partitions=settings.partitions,
-    schema=JSON_SCHEMA,
-    help="Per-author token bucket: {tokens, at}",
-)
-
-behaviour = app.Table(
-    "behaviour",
-    default=None,
-    partitions=settings.partitions,
-    schema=JSON_SCHEMA,
-    help="Per-author behaviour: {score, strikes, at}",
-)
+rate_limits = json_table("rate_limits", "Per-author token bucket: {tokens, at}")
+behaviour = json_table("behaviour", "Per-author behaviour: {score, strikes, at}")
