@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     review_breaker_failures: int = 3
     review_breaker_reset_s: float = 30.0
     llm_monthly_token_budget: int = 1_000_000
+    # Hosts a tenant may point its reviewer at (comma-separated); empty: any. The worker calls
+    # that URL, so a multi-tenant deployment lists its providers here.
+    llm_allowed_hosts: str = ""
     channel_context_messages: int = 20
     review_concurrency: int = 8
     review_config_ttl_s: float = 10.0

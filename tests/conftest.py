@@ -43,6 +43,7 @@ os.environ.update(
     GOVA_REVIEW_TIMEOUT_S="2",
     GOVA_REVIEW_BREAKER_FAILURES="2",
     GOVA_REVIEW_BREAKER_RESET_S="2",
+    GOVA_LLM_ALLOWED_HOSTS="127.0.0.1,localhost",
 )
 
 

@@ -79,6 +79,13 @@ async def get_moderator(
 async def put_llm(
     llm: LLMSettings, tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
 ) -> dict:
+    allowed = {h.strip() for h in state.settings.llm_allowed_hosts.split(",") if h.strip()}
+    if allowed and llm.base_url.host not in allowed:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"body.base_url: host {llm.base_url.host!r} is not allowed here"
+            f" (GOVA_LLM_ALLOWED_HOSTS: {sorted(allowed)})",
+        )
     stored = llm.model_dump(mode="json")
     if llm.api_key:
         try:

@@ -72,6 +72,10 @@ async def test_review_end_to_end(running, pool, fake):
 
         bad = await api.put("/api/v1/llm", json={"base_url": "not a url", "model": "x"})
         assert bad.status_code == 422 and "base_url" in bad.json()["detail"]
+        elsewhere = {"base_url": "http://169.254.169.254/v1", "model": "x"}
+        bad = await api.put("/api/v1/llm", json=elsewhere)
+        assert bad.status_code == 422 and "not allowed" in bad.json()["detail"]
+        assert (await api.get("/api/v1/llm")).json()["model"] == "club-model"  # unchanged
 
 
 def test_dry_run_shows_the_exact_prompt(running):
