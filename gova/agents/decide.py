@@ -1,5 +1,7 @@
 """content.scored → the tenant's policy and the author's behaviour → moderation.results, or
-content.review when the scores are uncertain (the policy's review band)."""
+content.review when the scores are uncertain (the policy's review band).
+
+The author's behaviour table is also fed by authors.severity: what a review concluded."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import time
 from gova.agents.base import each_event, emit
 from gova.pipeline import app, settings, topics
 from gova.schemas import Behaviour, Item, Verdict
-from gova.schemas.review import Review
-from gova.streams import CONTENT_REVIEW, CONTENT_SCORED, MODERATION_RESULTS
+from gova.schemas.review import AuthorSeverity, Review
+from gova.streams import AUTHORS_SEVERITY, CONTENT_REVIEW, CONTENT_SCORED, MODERATION_RESULTS
 from gova.tables.authors import behaviour
 from gova.tables.behaviour_score import record
 
@@ -41,29 +43,47 @@ def verdict_for(
     )
 
 
+def flagged_severity(item: Item) -> float:
+    """What a classifier-only verdict adds to the author's behaviour score."""
+    scores = item.scores or {}
+    return max((scores[c] for c in item.policy.flagged(scores)), default=0.0)
+
+
+def record_severity(key: str, at: float, severity: float) -> Behaviour:
+    state = record(behaviour.get(key), at, severity, half_life_s=settings.behaviour_half_life_s)
+    behaviour[key] = state
+    return Behaviour(score=state["score"], strikes=state["strikes"])
+
+
 async def decide_item(item: Item) -> Verdict | Item:
     if item.scores is None:
         raise ValueError("item reached decide without scores")
-    flagged = item.policy.flagged(item.scores)
-    severity = max((item.scores[c] for c in flagged), default=0.0)
-    state = record(
-        behaviour.get(item.key),
-        item.received_at,
-        severity,
-        half_life_s=settings.behaviour_half_life_s,
-    )
-    behaviour[item.key] = state
-    author = Behaviour(score=state["score"], strikes=state["strikes"])
     if item.policy.needs_review(item.scores):
-        item.behaviour = author
+        # The reviewer sees the author as they were; its outcome comes back as a severity.
+        item.behaviour = record_severity(item.key, item.received_at, 0.0)
         await emit(CONTENT_REVIEW, item.channel_key, item)
         return item
+    flagged = item.policy.flagged(item.scores)
+    author = record_severity(item.key, item.received_at, flagged_severity(item))
     verdict = verdict_for(item, author, flagged)
     await emit(MODERATION_RESULTS, item.key, verdict)
     return verdict
 
 
+async def record_outcome(update: AuthorSeverity) -> AuthorSeverity:
+    record_severity(f"{update.tenant_id}:{update.author_id}", update.at, update.severity)
+    return update
+
+
 @app.agent(topics[CONTENT_SCORED.name])
 async def decide(stream):
     async for outcome in each_event(stream, "decide", Item, decide_item):
+        yield outcome
+
+
+# Reviews run keyed by channel; their outcome for the author comes back keyed by author, to
+# the worker that holds the author's behaviour.
+@app.agent(topics[AUTHORS_SEVERITY.name])
+async def author_severity(stream):
+    async for outcome in each_event(stream, "author_severity", AuthorSeverity, record_outcome):
         yield outcome

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from gova import db, secrets
 from gova.agents.base import each_event, emit, with_db
 from gova.agents.channel_context import recent_messages
-from gova.agents.decide import verdict_for
+from gova.agents.decide import flagged_severity, verdict_for
 from gova.models.reviewer import (
     PROMPT_VERSION,
     CircuitBreaker,
@@ -27,8 +27,8 @@ from gova.models.reviewer import (
 )
 from gova.pipeline import app, settings, topics
 from gova.schemas import Behaviour, ContentEvent, Item, Policy, Verdict
-from gova.schemas.review import ChannelMessage, Review
-from gova.streams import CONTENT_REVIEW, MODERATION_RESULTS
+from gova.schemas.review import AuthorSeverity, ChannelMessage, Review
+from gova.streams import AUTHORS_SEVERITY, CONTENT_REVIEW, MODERATION_RESULTS
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,20 @@ async def review_item(item: Item) -> Verdict:
     review = await run_review(item, await setup_for(item.tenant_id, item.moderator))
     flagged = item.policy.flagged(item.scores or {})
     verdict = verdict_for(item, item.behaviour or Behaviour(), flagged, review)
+    if review.output is not None:  # the reviewer's judgement counts, else the classifier's
+        acted = review.output.action.type != "NONE"
+        severity = review.output.severity_score if acted else 0.0
+    else:
+        severity = flagged_severity(item)
+    if severity > 0:
+        update = AuthorSeverity(
+            tenant_id=item.tenant_id,
+            author_id=item.event.user_id,
+            content_id=item.event.id,
+            severity=severity,
+            at=item.received_at,
+        )
+        await emit(AUTHORS_SEVERITY, item.key, update)
     await emit(MODERATION_RESULTS, item.key, verdict)
     return verdict
 

@@ -39,6 +39,16 @@ class ChannelMessage(BaseModel):
     at: float
 
 
+class AuthorSeverity(BaseModel):
+    """authors.severity: what a reviewed item adds to its author's behaviour score."""
+
+    tenant_id: str
+    author_id: str
+    content_id: str
+    severity: float = Field(ge=0.0, le=1.0)
+    at: float
+
+
 class Review(BaseModel):
     """The review stage's outcome, attached to the verdict and stored as an evaluation."""
 

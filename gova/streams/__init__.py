@@ -38,6 +38,7 @@ CONTENT_AUDIO = TopicSpec("content.audio")
 CONTENT_SCORED = TopicSpec("content.scored")
 CONTENT_REVIEW = TopicSpec("content.review")
 CONTENT_CHANNELS = TopicSpec("content.channels", retention_ms=1 * DAY_MS)
+AUTHORS_SEVERITY = TopicSpec("authors.severity")
 MODERATION_ACTIONS = TopicSpec("moderation.actions")
 MODERATION_RESULTS = TopicSpec("moderation.results")
 MODERATOR_EVENTS = TopicSpec("moderator.events", retention_ms=-1, compacted=True)
@@ -51,6 +52,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     CONTENT_SCORED,
     CONTENT_REVIEW,
     CONTENT_CHANNELS,
+    AUTHORS_SEVERITY,
     MODERATION_ACTIONS,
     MODERATION_RESULTS,
     MODERATOR_EVENTS,

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import new_tenant
 from tests.fakes.openai_server import FakeOpenAI, prompt_text
 from tests.fakes.scripted_moderator import moderator_model
-from tests.integration.conftest import client_for, event, new_id
+from tests.integration.conftest import client_for, event, eventually, new_id
 
 GUIDELINES = "G1: Be kind; no insults.\nG2: No spoilers about the film's ending."
 
@@ -47,10 +47,8 @@ async def test_review_end_to_end(running, pool, fake):
         )
         assert first.json()["review"]["status"] == "reviewed"
         assert first.json()["decision"] == "allow"
-        second = await api.post(
-            "/api/v1/moderate?wait=true",
-            json=event(new_id(), "you idiot, the ending is that he dies", metadata=channel),
-        )
+        spoiler = event(new_id(), "you idiot, the ending is that he dies", metadata=channel)
+        second = await api.post("/api/v1/moderate?wait=true", json=spoiler)
         verdict = second.json()
         assert verdict["decision"] == "act"
         assert verdict["review"]["output"]["guideline"] == "G2"
@@ -69,6 +67,14 @@ async def test_review_end_to_end(running, pool, fake):
         usage = (await api.get("/api/v1/usage")).json()
         assert usage["tokens_this_month"] >= verdict["review"]["tokens"]
         assert usage["by_moderator"][0]["moderator"] == "default"
+
+        # The reviewer's judgement became a strike for its author.
+        async def strikes():
+            again = event(new_id(), "nice weather", user=spoiler["userId"], metadata=channel)
+            r = await api.post("/api/v1/moderate?wait=true", json=again)
+            return r.json()["behaviour"]["strikes"] or None
+
+        assert await eventually(strikes) == 1
 
         bad = await api.put("/api/v1/llm", json={"base_url": "not a url", "model": "x"})
         assert bad.status_code == 422 and "base_url" in bad.json()["detail"]

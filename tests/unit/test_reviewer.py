@@ -112,7 +112,9 @@ async def test_guidelines_reach_the_model_and_decide(stack, sent, pool, reviewed
     assert (verdict.review.output.action.type, verdict.review.output.guideline) == ("DELETE", "G2")
     assert verdict.review.tokens > 0 and verdict.review.prompt_version
     assert "No spoilers" in prompt_text(fake.requests[-1])
-    assert [s[0] for s in sent] == ["moderation.results"]
+    # the reviewer's severity goes back to the author's behaviour, keyed by author
+    assert [s[0] for s in sent] == ["authors.severity", "moderation.results"]
+    assert sent[0][1] == f"{reviewed_tenant['id']}:{verdict.author_id}"
     used = await db.month_tokens(pool, reviewed_tenant["id"])
     assert used == verdict.review.tokens
 
@@ -229,3 +231,26 @@ async def test_an_unreadable_provider_key_turns_the_stage_off_visibly(stack, sen
     await db.set_tenant_llm(pool, tenant["id"], llm)
     verdict = await review(review_item(tenant["id"], "you idiot"))
     assert verdict.review_skipped and "provider key is unreadable" in verdict.review.reason
+
+
+async def test_review_outcomes_feed_the_authors_behaviour(stack, sent):
+    import time
+
+    from gova.agents.decide import author_severity
+    from gova.schemas.review import AuthorSeverity
+    from gova.tables.authors import behaviour
+
+    author = f"a-{uuid.uuid4().hex[:6]}"
+    update = AuthorSeverity(
+        tenant_id="acme", author_id=author, content_id="c1", severity=0.6, at=time.time()
+    )
+    async with author_severity.test_context() as agent:
+        await agent.put(update.model_dump_json().encode(), key=f"acme:{author}".encode())
+        state = behaviour[f"acme:{author}"]
+    assert state["strikes"] == 1 and state["score"] == pytest.approx(0.6)
+
+
+async def test_a_none_action_adds_no_severity(stack, sent, reviewed_tenant):
+    verdict = await review(review_item(reviewed_tenant["id"], "lovely film"))
+    assert verdict.review.output.action.type == "NONE"
+    assert [s[0] for s in sent] == ["moderation.results"]
