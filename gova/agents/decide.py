@@ -20,10 +20,7 @@ def verdict_for(
     item: Item, author: Behaviour, flagged: list[str], review: Review | None = None
 ) -> Verdict:
     """The verdict for an item: the reviewer's decision when it reviewed, else the policy's."""
-    if review is not None and review.output is not None:
-        acted = review.output.action.type != "NONE"
-    else:
-        acted = bool(flagged)
+    acted = review.output.acts if review and review.output else bool(flagged)
     return Verdict(
         tenant_id=item.tenant_id,
         content_id=item.event.id,

@@ -180,8 +180,7 @@ async def review_item(item: Item) -> Verdict:
     flagged = item.policy.flagged(item.scores or {})
     verdict = verdict_for(item, item.behaviour or Behaviour(), flagged, review)
     if review.output is not None:  # the reviewer's judgement counts, else the classifier's
-        acted = review.output.action.type != "NONE"
-        severity = review.output.severity_score if acted else 0.0
+        severity = review.output.severity_score if review.output.acts else 0.0
     else:
         severity = flagged_severity(item)
     if severity > 0:

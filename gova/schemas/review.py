@@ -27,6 +27,10 @@ class ReviewAgentOutput(BaseModel):
         None, description="the identifier of the guideline relied on, e.g. 'G2', or null"
     )
 
+    @property
+    def acts(self) -> bool:
+        return self.action.type != "NONE"
+
 
 class ChannelMessage(BaseModel):
     """content.channels: one message as channel context (keyed tenant:channel)."""
