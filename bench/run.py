@@ -142,7 +142,8 @@ async def produce_directly(broker: str, tenant: str, n: int, run: str) -> dict:
     from gova.schemas import ContentEvent, Policy, Submission
     from gova.settings import get_settings
 
-    policy = Policy(thresholds=get_settings().thresholds)
+    settings = get_settings()  # the policy the API would attach
+    policy = Policy(thresholds=settings.thresholds, review_band=settings.default_review_band)
     corpus = texts(n, seed=7)
     producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5)
     await producer.start()
