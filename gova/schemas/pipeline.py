@@ -11,7 +11,7 @@ from gova.schemas.content import ContentEvent, ContentType
 from gova.schemas.policy import Policy
 from gova.schemas.review import Review
 
-Decision = Literal["allow", "act", "review", "rate_limited"]
+Decision = Literal["allow", "act", "rate_limited"]
 
 
 class Behaviour(BaseModel):
