@@ -34,7 +34,7 @@ _context_dependent: dict[tuple[str, str], tuple[float, bool]] = {}
 
 async def context_dependent(state: ApiState, tenant_id: str, event: ContentEvent) -> bool:
     """Whether the item's moderator wants every item reviewed (cached briefly per process)."""
-    name = str((event.metadata.model_extra or {}).get("moderator") or "default")
+    name = event.metadata.moderator
     now = time.monotonic()
     hit = _context_dependent.get((tenant_id, name))
     if hit is None or hit[0] < now:

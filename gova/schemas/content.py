@@ -19,6 +19,21 @@ class ContentMetadata(BaseModel):
     source: str = "api"
     priority: Priority = "normal"
 
+    def _extra(self, *names: str) -> str | None:
+        extra = self.model_extra or {}
+        value = next((extra[n] for n in names if extra.get(n)), None)
+        return str(value) if value else None
+
+    @property
+    def channel_id(self) -> str | None:
+        """The channel it was posted in, when the platform says (for the reviewer's context)."""
+        return self._extra("channelId", "channel_id")
+
+    @property
+    def moderator(self) -> str:
+        """Whose guidelines apply: `metadata.moderator`, else the tenant's `default`."""
+        return self._extra("moderator") or "default"
+
 
 class ContentEvent(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")

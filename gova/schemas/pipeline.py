@@ -45,9 +45,7 @@ class Item(Submission):
 
     @property
     def channel_id(self) -> str | None:
-        meta = self.event.metadata.model_extra or {}
-        channel = meta.get("channelId") or meta.get("channel_id")
-        return str(channel) if channel else None
+        return self.event.metadata.channel_id
 
     @property
     def channel_key(self) -> str:
@@ -56,8 +54,7 @@ class Item(Submission):
 
     @property
     def moderator(self) -> str:
-        meta = self.event.metadata.model_extra or {}
-        return str(meta.get("moderator") or "default")
+        return self.event.metadata.moderator
 
 
 class Verdict(BaseModel):
