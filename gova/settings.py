@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Per-author token bucket: `rate_limit_burst` items at once, refilled at `rate_limit_per_s`.
     rate_limit_burst: float = 60.0
     rate_limit_per_s: float = 1.0
+    # Per-tenant token bucket on the compatibility endpoints: one token per input text.
+    api_rate_burst: float = 300.0
+    api_rate_per_s: float = 100.0
     # Behaviour score: flagged severity decays with this half-life.
     behaviour_half_life_s: float = 86_400.0
     score_cache_ttl_s: int = 3_600

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gova import __version__, cache, db
-from gova.api import moderate, policy, review
+from gova.api import compat_openai, compat_perspective, moderate, policy, review
 from gova.api.state import ApiState, VerdictWaiters
 from gova.settings import Settings, get_settings
 
@@ -136,5 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(moderate.router)
     app.include_router(policy.router)
     app.include_router(review.router)
+    app.include_router(compat_openai.router)
+    app.include_router(compat_perspective.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -13,6 +13,26 @@ import numpy as np
 
 from gova.models.base import Classifier, MissingModelError
 
+#: OpenAI's moderation taxonomy (the order its API lists them in).
+OPENAI_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+#: Perspective's attributes that OpenAI's taxonomy lacks.
+PERSPECTIVE_CATEGORIES = ("toxicity", "insult", "profanity", "threat")
+#: Every category the text model scores.
+ALL_TEXT_CATEGORIES = OPENAI_CATEGORIES + PERSPECTIVE_CATEGORIES
 TEXT_CATEGORIES = ("toxicity",)
 
 

@@ -1,0 +1,187 @@
+"""`POST /v1/moderations` in OpenAI's format, so its clients work pointed at Gova.
+
+Scores come from Gova's own text model and flags from the tenant's policy, so a client
+switching from OpenAI keeps its code and gets this deployment's thresholds. Errors use
+OpenAI's envelope, which its SDK turns into its own exception classes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from gova import db
+from gova.api import text_scoring
+from gova.api.auth import Tenant, current_tenant
+from gova.api.policy import effective
+from gova.api.ratelimit import charge
+from gova.api.state import ApiState, get_state
+from gova.models.text import OPENAI_CATEGORIES
+
+MAX_INPUTS = 100
+IMAGES_UNSUPPORTED = "images are not supported by this endpoint yet"
+
+
+Render = Callable[[int, str, str | None, Mapping[str, str] | None], JSONResponse]
+
+
+def _field(error: dict) -> str:
+    """A validation error's field, as the request body names it."""
+    loc = [str(p) for p in error["loc"]]
+    if error["type"] == "json_invalid" or loc == ["body"]:
+        return "body"
+    return ".".join(loc[1:] if loc[0] in ("body", "query") else loc)
+
+
+def _param(message: str) -> str | None:
+    """The field a "field: problem" message names, if it names one."""
+    field, sep, _ = message.partition(": ")
+    return field.removeprefix("body.") if sep and " " not in field else None
+
+
+def enveloped(render: Render) -> type[APIRoute]:
+    """A route class answering its router's errors with `render` instead of the app's
+    `{"detail"}`: compatible clients parse their own API's error shape, and the app's
+    handlers see only what escapes a route."""
+
+    class Enveloped(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def route(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except RequestValidationError as exc:
+                    errors = exc.errors()
+                    fields = [_field(e) for e in errors]
+                    message = "; ".join(
+                        f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True)
+                    )
+                    return render(422, message, fields[0] if fields else None, None)
+                except HTTPException as exc:
+                    detail = str(exc.detail)
+                    return render(exc.status_code, detail, _param(detail), exc.headers)
+                except db.UNAVAILABLE:
+                    return render(503, "database unavailable; retry shortly", None, None)
+
+            return route
+
+    return Enveloped
+
+
+def _openai_error(
+    code: int, message: str, param: str | None, headers: Mapping[str, str] | None
+) -> JSONResponse:
+    kind, err_code = {
+        401: ("invalid_request_error", "invalid_api_key"),
+        429: ("requests", "rate_limit_exceeded"),
+    }.get(code, ("server_error" if code >= 500 else "invalid_request_error", None))
+    body = {"error": {"message": message, "type": kind, "param": param, "code": err_code}}
+    return JSONResponse(body, status_code=code, headers=headers)
+
+
+router = APIRouter(prefix="/v1", tags=["compatibility"], route_class=enveloped(_openai_error))
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURLPart(BaseModel):
+    type: Literal["image_url"]
+    image_url: dict[str, Any]
+
+
+Part = Annotated[TextPart | ImageURLPart, Field(discriminator="type")]
+
+
+class ModerationRequest(BaseModel):
+    input: str | list[str] | list[Part] = Field(
+        description="a text, a list of texts (one result each), or one input as typed parts"
+    )
+    model: str | None = Field(None, description="accepted and echoed; Gova's model answers")
+
+    @field_validator("input", mode="wrap")
+    @classmethod
+    def _one_message(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """One error naming the accepted forms, not one per member of the union."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise PydanticCustomError(
+                "input_form",
+                "must be a string, a list of strings, or a list of typed parts "
+                '({"type": "text", "text": ...})',
+            ) from exc
+
+
+def _texts(body: ModerationRequest, max_chars: int) -> list[str]:
+    """One text per result: a list of typed parts is one input, as OpenAI treats it."""
+    per_item = isinstance(body.input, list) and all(isinstance(x, str) for x in body.input)
+    if isinstance(body.input, str):
+        texts = [body.input]
+    elif per_item:
+        texts = list(body.input)
+    else:
+        if any(isinstance(p, ImageURLPart) for p in body.input):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY, f"input: {IMAGES_UNSUPPORTED}"
+            )
+        texts = ["\n".join(p.text for p in body.input)]
+    if len(texts) > MAX_INPUTS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, f"input: at most {MAX_INPUTS} inputs per request"
+        )
+    for i, text in enumerate(texts):
+        if len(text) > max_chars:
+            where = f"input.{i}" if per_item else "input"
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY, f"{where}: longer than {max_chars} characters"
+            )
+    return texts
+
+
+@router.post("/moderations", summary="Classify texts, in OpenAI's moderation API format")
+async def moderations(
+    body: ModerationRequest,
+    tenant: Tenant = Depends(current_tenant),
+    state: ApiState = Depends(get_state),
+) -> dict:
+    texts = _texts(body, state.settings.max_content_chars)
+    await charge(state, tenant.id, len(texts))
+    model = await text_scoring.classifier()
+    policy = effective(tenant.policy, state)
+    results = []
+    for scores in await text_scoring.score(texts):
+        per_category = {c: float(scores.get(c, 0.0)) for c in OPENAI_CATEGORIES}
+        results.append(
+            {
+                "flagged": bool(policy.flagged(scores)),
+                "categories": {
+                    c: c in policy.thresholds and s >= policy.thresholds[c]
+                    for c, s in per_category.items()
+                },
+                "category_scores": per_category,
+                "category_applied_input_types": {c: ["text"] for c in OPENAI_CATEGORIES},
+            }
+        )
+    return {
+        "id": f"modr-{uuid.uuid4().hex}",
+        "model": body.model or f"gova-text-{model.name}",
+        "results": results,
+    }

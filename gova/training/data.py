@@ -1,0 +1,130 @@
+"""Labelled JSONL → examples with Gova's categories, and the fixed train / held-out split.
+
+A row is `{"id", "text", "labels": {label: 0|1}, ...}`; a missing label means unknown. Each
+public set names its labels its own way, so `LABELS` says which of Gova's categories a label
+speaks for. The split is a hash of the row id: stable across runs, machines and file order,
+so `gova train text` and `gova eval text` always agree on which rows were never trained on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: label → the categories a positive speaks for; a negative speaks only for the first.
+LABELS: dict[str, tuple[str, ...]] = {
+    "toxic": ("toxicity",),
+    "offensive": ("toxicity", "insult", "harassment"),
+    "hate": ("hate", "toxicity", "harassment"),
+    "insult": ("insult", "toxicity", "harassment"),
+    "obscene": ("profanity", "toxicity"),
+    "homophobia": ("hate", "toxicity", "harassment"),
+    "racism": ("hate", "toxicity", "harassment"),
+    "misogyny": ("hate", "toxicity", "harassment"),
+    "xenophobia": ("hate", "toxicity", "harassment"),
+}
+#: labels whose positive (value 1) or negative (value 0) marks a row harmless as a whole.
+BENIGN_WHEN = {"neither": 1, "normal": 1, "toxic": 0, "unsafe": 0}
+#: Sets whose `offensive: 0` means "not offensive at all" (OLID), unlike Davidson's classes.
+BENIGN_OFFENSIVE_ZERO = ("tweeteval_offensive",)
+#: Sets only ever evaluated on, never trained on (over-flagging checks).
+EVAL_ONLY = ("xstest",)
+#: Share of every other set held out from training (by id hash).
+HELD_OUT_SHARE = 0.4
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    text: str
+    dataset: str
+    labels: dict[str, int] = field(default_factory=dict)
+    #: True: labelled harmless overall (a false positive on it is a false alarm).
+    benign: bool = False
+    #: The row's own labels, as the file gives them (for sets scored on a label of their own).
+    raw: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def held_out(self) -> bool:
+        return is_held_out(self.dataset, self.id)
+
+
+def is_held_out(dataset: str, row_id: str) -> bool:
+    if dataset.startswith(EVAL_ONLY):
+        return True
+    digest = hashlib.sha256(f"{dataset}:{row_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < HELD_OUT_SHARE
+
+
+def dataset_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def to_example(row: dict, dataset: str) -> Example:
+    raw = {k: int(v) for k, v in (row.get("labels") or {}).items() if v is not None}
+    benign = any(raw.get(label) == value for label, value in BENIGN_WHEN.items())
+    if dataset.startswith(BENIGN_OFFENSIVE_ZERO) and raw.get("offensive") == 0:
+        benign = True
+    labels: dict[str, int] = {}
+    for label, value in raw.items():
+        # A user's own data may use Gova's category names directly.
+        cats = LABELS.get(label) or ((label,) if label in _own_categories() else ())
+        if not cats:
+            continue
+        if value:
+            labels.update(dict.fromkeys(cats, 1))
+        else:
+            labels.setdefault(cats[0], 0)
+    if benign:
+        for cat in ("toxicity", "hate", "insult", "profanity", "harassment"):
+            labels.setdefault(cat, 0)
+    return Example(str(row["id"]), str(row["text"]), dataset, labels, benign, raw)
+
+
+def _own_categories() -> frozenset[str]:
+    from gova.models.text import ALL_TEXT_CATEGORIES
+
+    return frozenset(ALL_TEXT_CATEGORIES)
+
+
+def read_rows(path: Path) -> Iterable[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or "text" not in row or "id" not in row:
+                raise ValueError(f"{path}:{number}: a row needs 'id', 'text' and 'labels'")
+            yield row
+
+
+def expand(paths: Sequence[str | Path]) -> list[Path]:
+    """Files and folders (their *.jsonl and *.jsonl.gz) → files, in a stable order."""
+    files: list[Path] = []
+    for entry in map(Path, paths):
+        if entry.is_dir():
+            files += sorted([*entry.glob("*.jsonl"), *entry.glob("*.jsonl.gz")])
+        elif entry.exists():
+            files.append(entry)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {entry}")
+    if not files:
+        raise FileNotFoundError(f"no *.jsonl or *.jsonl.gz files in {', '.join(map(str, paths))}")
+    return files
+
+
+def load_examples(paths: Sequence[str | Path]) -> list[Example]:
+    return [
+        to_example(row, dataset_name(path)) for path in expand(paths) for row in read_rows(path)
+    ]
