@@ -15,9 +15,10 @@ import json
 from pathlib import Path
 
 from gova.models import load_text_classifier
+from gova.models.text import deployment_thresholds
 from gova.normalise import normalise_text
 from gova.schemas import Policy
-from gova.settings import DEFAULT_THRESHOLDS, get_settings
+from gova.settings import get_settings
 
 
 def rows(path: Path) -> list[str]:
@@ -34,9 +35,10 @@ def main() -> int:
     if not files:
         parser.error(f"no *.jsonl.gz files in {args.data}")
     low, high = (float(x) for x in args.band.split(","))
-    policy = Policy(thresholds=DEFAULT_THRESHOLDS, review_band=(low, high))
+    thresholds = deployment_thresholds()
+    policy = Policy(thresholds=thresholds, review_band=(low, high))
     clf = load_text_classifier()
-    print(f"band [{low}, {high}), thresholds {DEFAULT_THRESHOLDS}, classifier {clf.name}\n")
+    print(f"band [{low}, {high}), thresholds {thresholds}, classifier {clf.name}\n")
     print("| set | rows | to review | flagged | allowed |")
     print("|---|---|---|---|---|")
     total = reviewed = 0

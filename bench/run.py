@@ -139,11 +139,14 @@ async def produce_directly(broker: str, tenant: str, n: int, run: str) -> dict:
     """Put `n` submissions on content.raw at once, as the API would: the worker alone."""
     from aiokafka import AIOKafkaProducer
 
+    from gova.models.text import deployment_thresholds
     from gova.schemas import ContentEvent, Policy, Submission
     from gova.settings import get_settings
 
     settings = get_settings()  # the policy the API would attach
-    policy = Policy(thresholds=settings.thresholds, review_band=settings.default_review_band)
+    policy = Policy(
+        thresholds=deployment_thresholds(settings), review_band=settings.default_review_band
+    )
     corpus = texts(n, seed=7)
     producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5)
     await producer.start()

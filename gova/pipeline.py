@@ -137,6 +137,31 @@ def _cmd_review(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _cmd_train_text(args: argparse.Namespace, rest: list[str]) -> int:
+    from pathlib import Path
+
+    from gova.training.text import train
+
+    try:
+        train(
+            args.data,
+            Path(args.out),
+            cache=Path(args.cache) if args.cache else None,
+            seeds=not args.no_seeds,
+            c=args.c,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"gova train text: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_eval_text(args: argparse.Namespace, rest: list[str]) -> int:
+    from gova.training.evaluate import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gova", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +192,45 @@ def main(argv: list[str] | None = None) -> int:
         help="an earlier message in the channel (repeat, oldest first)",
     )
     review.set_defaults(func=_cmd_review)
+
+    evaluate = sub.add_parser("eval", help="evaluate a model on labelled data")
+    evaluate_sub = evaluate.add_subparsers(dest="eval_command", required=True)
+    text = evaluate_sub.add_parser(
+        "text",
+        help="score labelled JSONL with the text model; write a report, metrics and plots",
+    )
+    text.add_argument("--data", nargs="+", required=True, metavar="PATH", help="files or folders")
+    text.add_argument(
+        "--out", default="docs/eval/text", metavar="DIR", help="report folder (docs/eval/text)"
+    )
+    text.add_argument(
+        "--all-rows",
+        action="store_true",
+        help="evaluate every row, not only held-out ones (for a set nobody trained on)",
+    )
+    text.add_argument("--limit", type=int, metavar="N", help="at most N rows per data set")
+    text.add_argument("--batch", type=int, default=256, metavar="N", help="rows per model call")
+    text.add_argument("--model", metavar="DIR", help="a `gova train text` artifact (packaged)")
+    text.set_defaults(func=_cmd_eval_text)
+
+    training = sub.add_parser("train", help="train a model on labelled data")
+    training_sub = training.add_subparsers(dest="train_command", required=True)
+    train_text = training_sub.add_parser(
+        "text", help="train the text model's heads on labelled JSONL; write a versioned artifact"
+    )
+    train_text.add_argument("--data", nargs="+", required=True, metavar="PATH")
+    train_text.add_argument(
+        "--out", required=True, metavar="DIR", help="artifact folder (GOVA_TEXT_MODEL_DIR)"
+    )
+    train_text.add_argument(
+        "--cache",
+        default=".gova/cache/minilm.npz",
+        metavar="FILE",
+        help="embedding cache, so retraining skips the encoder (.gova/cache/minilm.npz)",
+    )
+    train_text.add_argument("--no-seeds", action="store_true", help="leave out written seeds")
+    train_text.add_argument("--c", type=float, default=2.0, help="inverse L2 strength (2.0)")
+    train_text.set_defaults(func=_cmd_train_text)
 
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "worker":

@@ -13,8 +13,6 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_THRESHOLDS: dict[str, float] = {"toxicity": 0.8}
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVA_", extra="ignore")
@@ -66,7 +64,10 @@ class Settings(BaseSettings):
     persist_batch_size: int = 200
     persist_batch_within_s: float = 0.01
 
-    thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    # Deployment overrides of the text model's calibrated thresholds (its model.json).
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    # A `gova train text` artifact; unset: the one packaged with gova.
+    text_model_dir: Path | None = None
 
     # The LLM reviewer: the deployment default (tenants may bring their own). Unset: stage off.
     llm_base_url: str | None = Field(None, validation_alias=AliasChoices("LLM_BASE_URL"))

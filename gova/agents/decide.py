@@ -33,6 +33,7 @@ def verdict_for(
         thresholds=item.policy.thresholds,
         behaviour=author,
         model=item.model,
+        language=item.language,
         cached=item.cached,
         content_hash=item.content_hash,
         received_at=item.received_at,

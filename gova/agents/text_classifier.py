@@ -12,8 +12,9 @@ import logging
 from gova import cache
 from gova.agents.base import dead_letter, emit, parse_batch, resources
 from gova.models import Classifier, load_text_classifier
+from gova.models.language import detect_languages
 from gova.pipeline import app, settings, topics
-from gova.schemas import Item
+from gova.schemas import Item, Language
 from gova.streams import CONTENT_SCORED, CONTENT_TEXT
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,11 @@ async def score_batch(items: list[Item]) -> list[Item]:
     # Keyed by the classifier that produced the scores, so a new model misses the cache.
     hits = await cache.cached_scores(redis, clf.name, [i.content_hash for i in items])
     misses = []
-    for item, hit in zip(items, hits, strict=True):
+    for item, hit, language in zip(
+        items, hits, detect_languages([i.text for i in items]), strict=True
+    ):
         item.model = clf.name
+        item.language = Language(**vars(language))
         if hit is None:
             misses.append(item)
         else:

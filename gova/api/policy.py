@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from gova import db
 from gova.api.auth import Tenant, current_tenant, forget_tenant
 from gova.api.state import ApiState, get_state
-from gova.models.text import TEXT_CATEGORIES
+from gova.models.text import ALL_TEXT_CATEGORIES as TEXT_CATEGORIES
+from gova.models.text import deployment_thresholds
 from gova.schemas import Policy
 
 router = APIRouter(prefix="/api/v1", tags=["policy"])
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["policy"])
 def effective(tenant_policy: Policy, state: ApiState) -> Policy:
     """The tenant's overrides over the deployment's thresholds and review band."""
     s = state.settings
-    return tenant_policy.merged_over(s.thresholds, s.default_review_band)
+    return tenant_policy.merged_over(deployment_thresholds(s), s.default_review_band)
 
 
 def _view(tenant_policy: Policy, state: ApiState) -> dict:

@@ -1,13 +1,29 @@
 """Text classifiers.
 
-The default is alt-profanity-check: TF-IDF features into five calibrated linear SVMs whose
-weights ship in its wheel. It covers English toxicity/profanity; broader categories and
-languages come with the text issue.
+Gova's text model scores OpenAI's moderation taxonomy plus Perspective's attributes. Every
+text is first folded (`gova.models.evasion`) so that leetspeak, lookalike letters and spacing
+tricks reach the heads as the plain words. Each trained head is a logistic regression over
+three views of the folded text, so each view covers what the others miss:
+
+- TF-IDF word and character n-grams (any language written in words; learns slurs, profanity
+  and their misspellings from the labelled data),
+- a MiniLM sentence embedding on onnxruntime (meaning: threats, self-harm, sexual content
+  phrased without trigger words; generalises from a few hundred written seeds),
+- alt-profanity-check's probability (its linear model was fitted on Wikipedia comments).
+
+Subcategories are bounded by their parent (hate/threatening ≤ hate), and sexual/minors is a
+rule: the sexual score where the text refers to a minor. `gova train text` writes the
+artifact this module loads; `docs/text-model.md` says how each category was made.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+import re
 from collections.abc import Sequence
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -33,19 +49,39 @@ OPENAI_CATEGORIES = (
 PERSPECTIVE_CATEGORIES = ("toxicity", "insult", "profanity", "threat")
 #: Every category the text model scores.
 ALL_TEXT_CATEGORIES = OPENAI_CATEGORIES + PERSPECTIVE_CATEGORIES
-TEXT_CATEGORIES = ("toxicity",)
+#: A subcategory never scores above its parent.
+PARENTS = {
+    "harassment/threatening": "harassment",
+    "hate/threatening": "hate",
+    "illicit/violent": "illicit",
+    "self-harm/intent": "self-harm",
+    "self-harm/instructions": "self-harm",
+    "violence/graphic": "violence",
+}
+#: Scored by rule, not by a head of its own.
+RULE_CATEGORIES = ("sexual/minors",)
+TRAINED_CATEGORIES = tuple(c for c in ALL_TEXT_CATEGORIES if c not in RULE_CATEGORIES)
+
+PACKAGED_MODEL = Path(__file__).parent / "artifacts" / "text"
+MINOR_TERMS = Path(__file__).parents[1] / "training" / "written" / "minor_terms.json"
 
 
-class ProfanityCheckClassifier:
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def profanity_logit(probabilities: np.ndarray) -> np.ndarray:
+    p = np.clip(probabilities, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class ProfanityCheckScorer:
     """alt-profanity-check's model, evaluated as one sparse product.
 
     `predict_prob` spends ~5 ms per call in scikit-learn's checks whatever the batch size,
     which dominates micro-batches. Stacking the five (linear SVM, sigmoid calibrator) pairs
     computes the same probabilities (identical to the last bit, see the tests) in ~0.5 ms.
     """
-
-    name = "alt-profanity-check-1.9"
-    categories = TEXT_CATEGORIES
 
     def __init__(self) -> None:
         try:
@@ -61,15 +97,153 @@ class ProfanityCheckClassifier:
         self._a = np.array([p.calibrators[0].a_ for p in pairs])
         self._b = np.array([p.calibrators[0].b_ for p in pairs])
 
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        decision = self._vectorizer.transform(list(texts)) @ self._coef + self._intercept
+        return _sigmoid(-(self._a * decision + self._b)).mean(axis=1)
+
+
+class MinorMentions:
+    """Does a text refer to a child? Word lists and age patterns in the covered languages."""
+
+    def __init__(self, path: Path = MINOR_TERMS) -> None:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        words = sorted({w.lower() for k, v in spec.items() if k != "patterns" for w in v}, key=len)[
+            ::-1
+        ]
+        alternatives = [re.escape(w) for w in words] + list(spec.get("patterns", []))
+        self._pattern = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+
+    def __call__(self, text: str) -> bool:
+        return self._pattern.search(text) is not None
+
+
+class Features:
+    """The folded text's three views, as the heads consume them."""
+
+    def __init__(self, vectorizers, encoder, profanity: ProfanityCheckScorer) -> None:
+        self.vectorizers = vectorizers
+        self.encoder = encoder
+        self.profanity = profanity
+
+    def lexical(self, texts: Sequence[str]):
+        from scipy import sparse
+
+        return sparse.hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
+
+    def dense(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        if embeddings is None:
+            embeddings = self.encoder.encode(texts)
+        apc = profanity_logit(self.profanity.predict(texts))
+        return np.hstack([embeddings, apc[:, None]]).astype(np.float32)
+
+
+def load_vectorizers(spec: dict, vocab_path: Path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    with gzip.open(vocab_path, "rt", encoding="utf-8") as fh:
+        saved = json.load(fh)
+    vectorizers = []
+    for params, state in zip(spec["vectorizers"], saved, strict=True):
+        vec = TfidfVectorizer(**params, vocabulary=state["vocabulary"], dtype=np.float32)
+        vec.idf_ = np.asarray(state["idf"], dtype=np.float32)
+        vectorizers.append(vec)
+    return vectorizers
+
+
+class TextModel:
+    """Loads a `gova train text` artifact; `classify` is safe to call from one thread at a time
+    per instance (onnxruntime sessions are thread-safe, the folding is pure)."""
+
+    def __init__(self, path: Path = PACKAGED_MODEL, encoder=None) -> None:
+        meta_path = path / "model.json"
+        if not meta_path.exists():
+            raise MissingModelError(
+                f"no text model at {path}: train one with `gova train text --data "
+                f"../shared/data/eval --out {path}` or set GOVA_TEXT_MODEL_DIR"
+            )
+        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.version: str = self.meta["version"]
+        self.name = f"gova-text-{self.version}"
+        self.categories = ALL_TEXT_CATEGORIES
+        self.thresholds: dict[str, float] = self.meta["thresholds"]
+        self._encoder = encoder
+        self._path = path
+        weights = np.load(path / "weights.npz")
+        self._lexical_w = weights["lexical"].astype(np.float32)  # (n_lexical, heads)
+        self._dense_w = weights["dense"].astype(np.float32)  # (n_dense, heads)
+        self._bias = weights["bias"].astype(np.float32)
+        self._calibration = weights["calibration"].astype(np.float32)  # (2, heads): a, b
+        self._heads: list[str] = self.meta["heads"]
+        self._minor = MinorMentions()
+
+    @cached_property
+    def features(self) -> Features:
+        from gova.models.embeddings import MiniLMEncoder
+
+        vectorizers = load_vectorizers(self.meta["features"], self._path / "vocab.json.gz")
+        return Features(vectorizers, self._encoder or MiniLMEncoder(), ProfanityCheckScorer())
+
+    def logits(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        feats = self.features
+        raw = (
+            feats.lexical(folded) @ self._lexical_w
+            + feats.dense(folded, embeddings) @ self._dense_w
+            + self._bias
+        )
+        return self._calibration[0] * raw + self._calibration[1]
+
+    def scores(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """(n, len(ALL_TEXT_CATEGORIES)) probabilities for already-folded texts."""
+        probs = _sigmoid(self.logits(folded, embeddings))
+        out = np.zeros((len(folded), len(ALL_TEXT_CATEGORIES)), dtype=np.float32)
+        index = {c: i for i, c in enumerate(ALL_TEXT_CATEGORIES)}
+        for j, head in enumerate(self._heads):
+            out[:, index[head]] = probs[:, j]
+        for child, parent in PARENTS.items():
+            out[:, index[child]] = np.minimum(out[:, index[child]], out[:, index[parent]])
+        minors = np.array([self._minor(t) for t in folded], dtype=np.float32)
+        out[:, index["sexual/minors"]] = out[:, index["sexual"]] * minors
+        return out
+
     def classify(self, batch: Sequence[str]) -> list[dict[str, float]]:
         if not batch:
             return []
-        from scipy.special import expit
+        from gova.models.evasion import fold
 
-        decision = self._vectorizer.transform(list(batch)) @ self._coef + self._intercept
-        probs = expit(-(self._a * decision + self._b)).mean(axis=1)
-        return [{"toxicity": round(float(p), 6)} for p in probs]
+        table = self.scores([fold(t) for t in batch])
+        return [
+            {c: round(float(s), 6) for c, s in zip(ALL_TEXT_CATEGORIES, row, strict=True)}
+            for row in table
+        ]
 
 
-def load_text_classifier() -> Classifier[str]:
-    return ProfanityCheckClassifier()
+def model_dir(settings=None) -> Path:
+    if settings is None:
+        from gova.settings import get_settings
+
+        settings = get_settings()
+    return Path(settings.text_model_dir or PACKAGED_MODEL)
+
+
+@lru_cache(maxsize=4)
+def _model_thresholds(path: Path) -> dict[str, float]:
+    try:
+        return json.loads((path / "model.json").read_text(encoding="utf-8"))["thresholds"]
+    except FileNotFoundError:
+        return {}
+
+
+def deployment_thresholds(settings=None) -> dict[str, float]:
+    """The model's calibrated thresholds under the deployment's GOVA_THRESHOLDS overrides;
+    read from model.json alone, so the API process needs no model loaded for policies."""
+    if settings is None:
+        from gova.settings import get_settings
+
+        settings = get_settings()
+    return {**_model_thresholds(model_dir(settings)), **settings.thresholds}
+
+
+def load_text_classifier(path: str | Path | None = None) -> Classifier[str]:
+    return TextModel(Path(path) if path else model_dir())

@@ -1,7 +1,7 @@
 """Records on the wire and API models: one definition each."""
 
 from gova.schemas.content import ContentEvent, ContentMetadata, ContentType
-from gova.schemas.pipeline import Behaviour, DeadLetter, Item, Submission, Verdict
+from gova.schemas.pipeline import Behaviour, DeadLetter, Item, Language, Submission, Verdict
 from gova.schemas.policy import Policy
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ContentType",
     "DeadLetter",
     "Item",
+    "Language",
     "Policy",
     "Submission",
     "Verdict",

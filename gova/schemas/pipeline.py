@@ -32,6 +32,14 @@ class Submission(BaseModel):
         return f"{self.tenant_id}:{self.event.user_id}"
 
 
+class Language(BaseModel):
+    """The text's detected language, and whether the text model is measured to work in it."""
+
+    code: str
+    confidence: float
+    well_covered: bool
+
+
 class Item(Submission):
     """content.text → content.scored → content.review: normalised text, the classifier's
     scores, then (for review) the author's behaviour as decide saw it."""
@@ -40,6 +48,7 @@ class Item(Submission):
     content_hash: str
     scores: dict[str, float] | None = None
     model: str | None = None
+    language: Language | None = None
     cached: bool = False
     behaviour: Behaviour | None = None
 
@@ -70,6 +79,7 @@ class Verdict(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=dict)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     model: str | None = None
+    language: Language | None = None
     cached: bool = False
     content_hash: str | None = None
     review: Review | None = None

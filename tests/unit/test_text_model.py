@@ -1,11 +1,14 @@
-"""The text classifier's fast path gives exactly what the packaged model gives."""
+"""The packaged text model: taxonomy, rules, evasion resistance, and its profanity view."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from profanity_check import predict_prob
 
-from gova.models import Classifier, load_text_classifier
+from gova.models import Classifier, MissingModelError, load_text_classifier
+from gova.models.evasion import TRICKS
+from gova.models.text import ALL_TEXT_CATEGORIES, PARENTS, ProfanityCheckScorer, TextModel
 
 TEXTS = [
     "have a wonderful day, see you at the meetup",
@@ -16,15 +19,67 @@ TEXTS = [
     "",
     "ｆｕｌｌ width and émojis 🎉",
 ]
+TOXIC = [
+    "you are a stupid worthless idiot",
+    "shut up you pathetic loser, nobody wants you here",
+    "go fuck yourself you piece of shit",
+    "what a dumb bitch",
+    "você é um idiota imbecil",
+]
 
 
-def test_fast_path_matches_predict_prob():
-    clf = load_text_classifier()
-    assert isinstance(clf, Classifier)
-    ours = np.array([s["toxicity"] for s in clf.classify(TEXTS)])
-    assert np.allclose(ours, np.round(predict_prob(TEXTS), 6), atol=1e-9)
-    assert ours[1] > 0.8 > ours[0]
+@pytest.fixture(scope="module")
+def model() -> TextModel:
+    return load_text_classifier()
 
 
-def test_empty_batch():
-    assert load_text_classifier().classify([]) == []
+def test_profanity_view_matches_predict_prob():
+    ours = ProfanityCheckScorer().predict(TEXTS)
+    assert np.allclose(ours, predict_prob(TEXTS), atol=1e-12)
+
+
+def test_scores_every_category_as_a_probability(model):
+    assert isinstance(model, Classifier)
+    scores = model.classify(TEXTS)
+    assert len(scores) == len(TEXTS)
+    for s in scores:
+        assert tuple(s) == ALL_TEXT_CATEGORIES
+        assert all(0.0 <= v <= 1.0 for v in s.values())
+    assert model.classify([]) == []
+    assert set(model.thresholds) == set(ALL_TEXT_CATEGORIES)
+
+
+def test_ranks_toxic_above_benign(model):
+    benign, toxic = model.classify([TEXTS[0], TEXTS[1]])
+    assert toxic["toxicity"] > model.thresholds["toxicity"] > benign["toxicity"]
+    assert toxic["insult"] > benign["insult"]
+
+
+def test_subcategories_never_exceed_their_parent(model):
+    texts = ["i will kill you and your whole family", "I want to end my life tonight", *TEXTS]
+    for s in model.classify(texts):
+        for child, parent in PARENTS.items():
+            assert s[child] <= s[parent]
+
+
+def test_sexual_minors_needs_a_reference_to_a_child(model):
+    adult, minor = model.classify(
+        ["send me nudes, I want to see you naked tonight", "send me nudes, 14 year old"]
+    )
+    assert adult["sexual/minors"] == 0.0
+    assert minor["sexual/minors"] == pytest.approx(minor["sexual"])
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_evasion_tricks_do_not_lower_the_score(model, trick):
+    plain = model.classify(TOXIC)
+    tricked_texts = [TRICKS[trick](t) for t in TOXIC]
+    assert tricked_texts != TOXIC  # the trick changed the text...
+    tricked = model.classify(tricked_texts)
+    for p, t in zip(plain, tricked, strict=True):  # ...and the score did not drop
+        assert t["toxicity"] >= p["toxicity"] - 1e-6
+
+
+def test_a_missing_artifact_names_the_command_that_makes_one(tmp_path):
+    with pytest.raises(MissingModelError, match="gova train text"):
+        TextModel(tmp_path)

@@ -1,0 +1,266 @@
+"""`gova train text`: fit the text model's heads and write a versioned artifact.
+
+Rows held out by `gova.training.data.is_held_out` are never read here. Of the remaining
+rows, a fixed fifth (by id hash) calibrates each head (Platt scaling) and picks its default
+threshold; the heads are fitted on the rest. Written seeds (`written/seeds.jsonl`) give the
+categories no public set labels their positives and hard negatives.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from gova.models.text import (
+    PARENTS,
+    TRAINED_CATEGORIES,
+    Features,
+    ProfanityCheckScorer,
+)
+from gova.training.data import Example, expand, load_examples, read_rows, to_example
+
+SEEDS = Path(__file__).parent / "written" / "seeds.jsonl"
+CALIBRATION_SHARE = 0.2
+#: Public sets label these; the lexical view is trusted for them.
+LEXICAL_CATEGORIES = ("toxicity", "hate", "insult", "profanity", "harassment")
+#: Benign public rows used as negatives for the seed-only categories (a sample, for speed).
+BENIGN_NEGATIVES = 6000
+#: A default threshold flags at most this share of benign calibration rows.
+MAX_BENIGN_FPR = 0.02
+VECTORIZERS = [
+    {
+        "analyzer": "char_wb",
+        "ngram_range": [2, 5],
+        "max_features": 120_000,
+        "sublinear_tf": True,
+        "lowercase": True,
+    },
+    {
+        "analyzer": "word",
+        "ngram_range": [1, 2],
+        "max_features": 60_000,
+        "sublinear_tf": True,
+        "lowercase": True,
+        "token_pattern": r"(?u)\b\w+\b",
+    },
+]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fraction(key: str) -> float:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+
+
+def calibration_row(example: Example) -> bool:
+    return _fraction(f"calibrate:{example.dataset}:{example.id}") < CALIBRATION_SHARE
+
+
+def load_seeds(path: Path = SEEDS) -> list[Example]:
+    return [to_example(row, "gova_seeds") for row in read_rows(path)]
+
+
+def fit_vectorizers(texts: list[str]):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizers = []
+    for spec in VECTORIZERS:
+        params = {**spec, "ngram_range": tuple(spec["ngram_range"])}
+        vectorizers.append(TfidfVectorizer(**params, min_df=2, dtype=np.float32).fit(texts))
+    return vectorizers
+
+
+def _dataset_weights(rows: list[Example]) -> np.ndarray:
+    """Every data set weighs the same in total, so Davidson's 25k tweets don't define
+    toxicity for Wikipedia comments; classes are balanced within the result."""
+    counts = Counter(e.dataset for e in rows)
+    return np.array([len(rows) / (len(counts) * counts[e.dataset]) for e in rows])
+
+
+def _rows_for(category: str, examples: list[Example], rng: np.random.Generator) -> list[int]:
+    labelled = [i for i, e in enumerate(examples) if category in e.labels]
+    if category in LEXICAL_CATEGORIES:
+        return labelled
+    # Seed-only categories: seeds say yes/no; benign public rows and rows positive for an
+    # unrelated labelled category are negatives too.
+    extra = [
+        i
+        for i, e in enumerate(examples)
+        if category not in e.labels and e.dataset != "gova_seeds" and e.benign
+    ]
+    if len(extra) > BENIGN_NEGATIVES:
+        extra = list(rng.choice(extra, BENIGN_NEGATIVES, replace=False))
+    return labelled + extra
+
+
+def _label(example: Example, category: str) -> int:
+    return example.labels.get(category, 0)
+
+
+def _threshold(scores: np.ndarray, labels: np.ndarray, benign: np.ndarray) -> float:
+    """The max-F1 point, raised until at most MAX_BENIGN_FPR of benign rows are flagged."""
+    from sklearn.metrics import precision_recall_curve
+
+    if labels.sum() == 0 or labels.sum() == len(labels):
+        return 0.5
+    precision, recall, cuts = precision_recall_curve(labels, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-9)
+    best = float(cuts[int(np.argmax(f1[:-1]))])
+    if benign.any():
+        best = max(best, float(np.quantile(scores[benign], 1 - MAX_BENIGN_FPR)))
+    return round(min(max(best, 0.05), 0.99), 3)
+
+
+def train(
+    paths: list[str | Path],
+    out: Path,
+    cache: Path | None = None,
+    seeds: bool = True,
+    dense_weight: float = 1.0,
+    c: float = 2.0,
+) -> dict:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from gova.models.embeddings import MiniLMEncoder
+    from gova.models.evasion import fold
+    from gova.training.embedding_cache import embed_cached
+
+    started = time.monotonic()
+    files = expand(paths)
+    everything = load_examples(files)
+    examples = [e for e in everything if not e.held_out]
+    log(f"training rows: {len(examples)} of {len(everything)} (held-out rows are never read)")
+    if seeds:
+        examples += load_seeds()
+    if not examples:
+        raise ValueError("no training rows: every row is held out or the files are empty")
+    rng = np.random.default_rng(0)
+    texts = [fold(e.text) for e in examples]
+    calibrate = np.array([calibration_row(e) for e in examples])
+    benign = np.array([e.benign for e in examples])
+
+    log("embedding (MiniLM, cached by text)...")
+    embeddings = embed_cached(texts, MiniLMEncoder(), cache)
+    log("fitting TF-IDF vocabularies...")
+    vectorizers = fit_vectorizers([t for t, cal in zip(texts, calibrate, strict=True) if not cal])
+    features = Features(vectorizers, None, ProfanityCheckScorer())
+    lexical = features.lexical(texts)
+    dense = features.dense(texts, embeddings) * dense_weight
+    n_lex, n_dense = lexical.shape[1], dense.shape[1]
+
+    heads = [c_ for c_ in TRAINED_CATEGORIES]
+    lex_w = np.zeros((n_lex, len(heads)), dtype=np.float32)
+    dense_w = np.zeros((n_dense, len(heads)), dtype=np.float32)
+    bias = np.zeros(len(heads), dtype=np.float32)
+    calibration = np.zeros((2, len(heads)), dtype=np.float32)
+    thresholds: dict[str, float] = {}
+    summary: dict[str, dict] = {}
+    for j, category in enumerate(heads):
+        rows = np.array(_rows_for(category, examples, rng))
+        y = np.array([_label(examples[i], category) for i in rows])
+        fit = rows[~calibrate[rows]]
+        cal = rows[calibrate[rows]]
+        y_fit, y_cal = y[~calibrate[rows]], y[calibrate[rows]]
+        if y_fit.sum() < 5:
+            log(f"  {category}: too few positives ({int(y_fit.sum())}); it will always score 0")
+            calibration[:, j] = (0.0, -30.0)
+            thresholds[category] = 0.99
+            continue
+        use_lexical = category in LEXICAL_CATEGORIES
+        X = sparse.hstack(
+            [lexical if use_lexical else sparse.csr_matrix((len(examples), 0)), dense]
+        ).tocsr()
+        weights = _dataset_weights([examples[i] for i in fit])
+        positive = y_fit == 1
+        weights[positive] *= weights[~positive].sum() / max(weights[positive].sum(), 1e-9)
+        model = LogisticRegression(C=c, max_iter=3000, solver="liblinear")
+        model.fit(X[fit], y_fit, sample_weight=weights)
+        coef = model.coef_.ravel().astype(np.float32)
+        if use_lexical:
+            lex_w[:, j] = coef[:n_lex]
+        dense_w[:, j] = coef[-n_dense:] * dense_weight
+        bias[j] = model.intercept_[0]
+        raw = X[cal] @ coef + bias[j]
+        a, b = _platt(raw, y_cal)
+        calibration[:, j] = (a, b)
+        prob = 1 / (1 + np.exp(-(a * raw + b)))
+        thresholds[category] = _threshold(prob, y_cal, benign[cal] & (y_cal == 0))
+        summary[category] = {
+            "fit_rows": int(len(fit)),
+            "fit_positives": int(y_fit.sum()),
+            "calibration_rows": int(len(cal)),
+            "calibration_positives": int(y_cal.sum()),
+            "views": ["lexical", "embedding", "profanity"]
+            if use_lexical
+            else ["embedding", "profanity"],
+        }
+        log(f"  {category}: {summary[category]} threshold {thresholds[category]}")
+    for child, parent in PARENTS.items():
+        thresholds[child] = max(thresholds.get(child, 0.5), thresholds.get(parent, 0.5))
+    thresholds["sexual/minors"] = min(thresholds.get("sexual", 0.5), 0.5)
+
+    version = datetime.now(UTC).strftime("%Y%m%d") + "-" + _digest(files)[:8]
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        out / "weights.npz",
+        lexical=lex_w.astype(np.float16),
+        dense=dense_w,
+        bias=bias,
+        calibration=calibration,
+    )
+    state = [
+        {"vocabulary": {t: int(i) for t, i in v.vocabulary_.items()}, "idf": v.idf_.tolist()}
+        for v in vectorizers
+    ]
+    with gzip.open(out / "vocab.json.gz", "wt", encoding="utf-8") as fh:
+        json.dump(state, fh)
+    meta = {
+        "version": version,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "heads": heads,
+        "thresholds": thresholds,
+        "features": {
+            "vectorizers": VECTORIZERS,
+            "encoder": "all-MiniLM-L6-v2-int8",
+            "dense_weight": dense_weight,
+        },
+        "training": {
+            "files": [{"name": f.name, "sha256": _digest([f])} for f in files],
+            "seeds": seeds,
+            "rows": len(examples),
+            "held_out_share": "see gova.training.data.HELD_OUT_SHARE",
+            "calibration_share": CALIBRATION_SHARE,
+            "C": c,
+            "heads": summary,
+        },
+    }
+    (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {out} (version {version}) in {time.monotonic() - started:.0f} s")
+    return meta
+
+
+def _platt(raw: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    if labels.sum() == 0 or labels.sum() == len(labels):
+        return 1.0, 0.0
+    model = LogisticRegression(C=1e4).fit(raw[:, None], labels)
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+def _digest(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()
