@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint format bench install clean
+.PHONY: up test lint format bench bench-text install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+bench-text: $(STAMP)
+	$(BIN)/python -m bench.text_stage
 
 clean:
 	rm -rf $(VENV) .gova .pytest_cache

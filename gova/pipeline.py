@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     text.add_argument("--limit", type=int, metavar="N", help="at most N rows per data set")
     text.add_argument("--batch", type=int, default=256, metavar="N", help="rows per model call")
     text.add_argument("--model", metavar="DIR", help="a `gova train text` artifact (packaged)")
+    text.add_argument(
+        "--cache", metavar="FILE", help="embedding cache shared with `gova train text --cache`"
+    )
     text.set_defaults(func=_cmd_eval_text)
 
     training = sub.add_parser("train", help="train a model on labelled data")

@@ -169,7 +169,7 @@ class TextModel:
         self.categories = ALL_TEXT_CATEGORIES
         self.thresholds: dict[str, float] = self.meta["thresholds"]
         self._encoder = encoder
-        self._path = path
+        self.path = path
         weights = np.load(path / "weights.npz")
         self._lexical_w = weights["lexical"].astype(np.float32)  # (n_lexical, heads)
         self._dense_w = weights["dense"].astype(np.float32)  # (n_dense, heads)
@@ -182,7 +182,7 @@ class TextModel:
     def features(self) -> Features:
         from gova.models.embeddings import MiniLMEncoder
 
-        vectorizers = load_vectorizers(self.meta["features"], self._path / "vocab.json.gz")
+        vectorizers = load_vectorizers(self.meta["features"], self.path / "vocab.json.gz")
         return Features(vectorizers, self._encoder or MiniLMEncoder(), ProfanityCheckScorer())
 
     def logits(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:

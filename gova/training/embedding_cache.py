@@ -1,6 +1,8 @@
-"""Embeddings of training texts, cached on disk by text hash.
+"""Embeddings of training and evaluation texts, cached on disk by text hash.
 
-Encoding the public sets takes minutes on a small CPU; retraining the heads should not.
+Encoding the public sets takes many minutes on a small CPU; retraining the heads or
+re-evaluating a model should not. The cache holds what the encoder returned for exactly that
+text, so results with and without it are the same.
 """
 
 from __future__ import annotations
@@ -13,45 +15,62 @@ from pathlib import Path
 
 import numpy as np
 
+from gova.models.embeddings import DIM
+
 
 def _key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
-def embed_cached(
-    texts: Sequence[str], encoder, cache_file: Path | None, batch: int = 256
-) -> np.ndarray:
-    """Embed `texts`, reusing and extending `cache_file` (an .npz of keys and vectors)."""
-    known: dict[bytes, np.ndarray] = {}
-    if cache_file and cache_file.exists():
-        with np.load(cache_file) as saved:
-            known = dict(zip(map(bytes, saved["keys"]), saved["vectors"], strict=True))
-    keys = [_key(t) for t in texts]
-    missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
-    started = time.monotonic()
-    for start in range(0, len(missing), batch):
-        chunk = missing[start : start + batch]
-        for (key, _), vector in zip(chunk, encoder.encode([t for _, t in chunk]), strict=True):
-            known[key] = vector
-        done = start + len(chunk)
-        rate = done / max(time.monotonic() - started, 1e-9)
-        print(
-            f"  embedded {done}/{len(missing)} new texts ({rate:.0f}/s, "
-            f"~{(len(missing) - done) / rate:.0f} s left)",
-            file=sys.stderr,
-            flush=True,
+class CachedEncoder:
+    """Wraps an encoder: known texts come from the cache file, new ones are encoded (with
+    progress on stderr, since that is the slow part) and added to it."""
+
+    def __init__(self, encoder, path: Path | None, batch: int = 256) -> None:
+        self.encoder = encoder
+        self.path = path
+        self.batch = batch
+        self.known: dict[bytes, np.ndarray] = {}
+        if path and path.exists():
+            with np.load(path) as saved:
+                self.known = dict(zip(map(bytes, saved["keys"]), saved["vectors"], strict=True))
+
+    @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [_key(t) for t in texts]
+        missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in self.known})
+        texts_by_key = dict(zip(keys, texts, strict=True))
+        started = time.monotonic()
+        for start in range(0, len(missing), self.batch):
+            chunk = missing[start : start + self.batch]
+            vectors = self.encoder.encode([texts_by_key[k] for k in chunk])
+            self.known.update(zip(chunk, vectors, strict=True))
+            done = start + len(chunk)
+            if len(missing) > self.batch:
+                rate = done / max(time.monotonic() - started, 1e-9)
+                print(
+                    f"  embedded {done}/{len(missing)} new texts ({rate:.0f}/s, "
+                    f"~{(len(missing) - done) / rate:.0f} s left)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if done % (self.batch * 20) == 0 or done == len(missing):
+                self.save()
+        if not keys:
+            return np.zeros((0, DIM), np.float32)
+        return np.stack([self.known[k] for k in keys])
+
+    def save(self) -> None:
+        if not self.path or not self.known:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            keys=np.array(list(self.known), dtype="S16"),
+            vectors=np.stack(list(self.known.values())).astype(np.float32),
         )
-        if cache_file and (done % (batch * 20) == 0 or done == len(missing)):
-            _save(cache_file, known)
-    return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
-
-
-def _save(cache_file: Path, known: dict[bytes, np.ndarray]) -> None:
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        keys=np.array(list(known), dtype="S16"),
-        vectors=np.stack(list(known.values())).astype(np.float32),
-    )
-    tmp.replace(cache_file)
+        tmp.replace(self.path)

@@ -525,6 +525,17 @@ def _n_tricks() -> int:
     return len(TRICKS)
 
 
+def _with_embedding_cache(model, cache: Path):
+    """Reuse cached embeddings of texts seen before (same vectors, minutes faster)."""
+    from gova.models.embeddings import MiniLMEncoder
+    from gova.models.text import TextModel
+    from gova.training.embedding_cache import CachedEncoder
+
+    if isinstance(model, TextModel):
+        model = TextModel(model.path, encoder=CachedEncoder(MiniLMEncoder(), cache))
+    return model
+
+
 def run(args: argparse.Namespace, model: Any = None, stream: TextIO | None = None) -> int:
     """`gova eval text`: 0 on success, 2 on bad input (one line on stderr, no traceback)."""
     err = stream or sys.stderr
@@ -547,6 +558,8 @@ def run(args: argparse.Namespace, model: Any = None, stream: TextIO | None = Non
 
             try:
                 model = load_text_classifier(getattr(args, "model", None))
+                if getattr(args, "cache", None):
+                    model = _with_embedding_cache(model, Path(args.cache))
             except MissingModelError as exc:
                 raise EvalError(str(exc)) from None
     except EvalError as exc:

@@ -134,7 +134,7 @@ def train(
 
     from gova.models.embeddings import MiniLMEncoder
     from gova.models.evasion import fold
-    from gova.training.embedding_cache import embed_cached
+    from gova.training.embedding_cache import CachedEncoder
 
     started = time.monotonic()
     files = expand(paths)
@@ -151,7 +151,7 @@ def train(
     benign = np.array([e.benign for e in examples])
 
     log("embedding (MiniLM, cached by text)...")
-    embeddings = embed_cached(texts, MiniLMEncoder(), cache)
+    embeddings = CachedEncoder(MiniLMEncoder(), cache).encode(texts)
     log("fitting TF-IDF vocabularies...")
     vectorizers = fit_vectorizers([t for t, cal in zip(texts, calibrate, strict=True) if not cal])
     features = Features(vectorizers, None, ProfanityCheckScorer())
