@@ -107,12 +107,12 @@ async def evaluators(dsn: str, tenant: str, run: str) -> list[str]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT DISTINCT evaluator FROM moderation_results"
+            "SELECT DISTINCT verdict->>'model' AS model FROM moderation_results"
             " WHERE tenant_id = $1 AND content_id LIKE $2 || '-%' AND stage = 'decide'",
             tenant,
             run,
         )
-        return sorted(r["evaluator"] for r in rows)
+        return sorted(str(r["model"]) for r in rows)
     finally:
         await conn.close()
 
@@ -151,7 +151,7 @@ def main() -> int:
         "--items", type=int, default=None, help="sustained phase (default: 60 s at bare rate)"
     )
     parser.add_argument("--max-items", type=int, default=10_000, help="cap on the default N")
-    parser.add_argument("--bare-items", type=int, default=1_280, help="per bare measurement")
+    parser.add_argument("--bare-items", type=int, default=640, help="per bare measurement")
     parser.add_argument("--rate-share", type=float, default=0.5, help="latency rate ÷ bare")
     parser.add_argument("--seconds", type=float, default=30.0, help="per latency phase")
     parser.add_argument("--out", type=Path, default=Path("bench/results/text_stage.json"))

@@ -24,7 +24,9 @@ async def test_wait_answers_with_the_stored_verdict(api, pool, tenant):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "done" and body["decision"] == "act"
-    assert body["flagged"] == ["toxicity"] and body["scores"]["toxicity"] >= 0.8
+    assert "toxicity" in body["flagged"]
+    assert body["scores"]["toxicity"] >= body["thresholds"]["toxicity"]
+    assert body["language"]["code"] == "en" and body["language"]["well_covered"]
     assert body["latency_ms"] > 0
     [row] = await stored(pool, tenant["id"], cid)
     answered = {k: v for k, v in body.items() if k not in ("status", "stored_at")}

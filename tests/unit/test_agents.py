@@ -107,7 +107,9 @@ async def test_classifier_scores_a_batch_and_fills_the_cache(stack, sent, redis)
         await outcomes(agent, 2)
     assert topics_of(sent) == ["content.scored", "content.scored"]
     toxic, benign = (Item.model_validate_json(s[2]) for s in sent)
-    assert toxic.scores["toxicity"] > 0.8 > benign.scores["toxicity"]
+    threshold = classifier().thresholds["toxicity"]
+    assert toxic.scores["toxicity"] > threshold > benign.scores["toxicity"]
+    assert toxic.language.code == benign.language.code == "en"
     assert not toxic.cached and not benign.cached
     cached = await cache.cached_scores(redis, classifier().name, [toxic.content_hash, "nope"])
     assert cached == [toxic.scores, None]
