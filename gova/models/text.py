@@ -66,6 +66,24 @@ PACKAGED_MODEL = Path(__file__).parent / "artifacts" / "text"
 MINOR_TERMS = Path(__file__).parents[1] / "training" / "written" / "minor_terms.json"
 
 
+#: What each head's calibrator sees: its raw logit and alt-profanity-check's, each also
+#: multiplied by "the text is Portuguese", and that indicator itself.
+CALIBRATOR_INPUTS = ("head", "profanity", "pt", "head×pt", "profanity×pt")
+
+
+def calibrator_inputs(
+    raw: np.ndarray, profanity: np.ndarray, portuguese: np.ndarray
+) -> np.ndarray:
+    """(n, heads, 5) or (n, 5): see CALIBRATOR_INPUTS."""
+    if raw.ndim == 2:
+        profanity, portuguese = profanity[:, None], portuguese[:, None]
+        profanity = np.broadcast_to(profanity, raw.shape)
+        portuguese = np.broadcast_to(portuguese, raw.shape)
+    return np.stack(
+        [raw, profanity, portuguese, raw * portuguese, profanity * portuguese], axis=-1
+    )
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -174,7 +192,8 @@ class TextModel:
         self._lexical_w = weights["lexical"].astype(np.float32)  # (n_lexical, heads)
         self._dense_w = weights["dense"].astype(np.float32)  # (n_dense, heads)
         self._bias = weights["bias"].astype(np.float32)
-        self._calibration = weights["calibration"].astype(np.float32)  # (2, heads): a, b
+        # (len(CALIBRATOR_INPUTS) + 1, heads): the calibrator's weights, then its intercept.
+        self._calibration = weights["calibration"].astype(np.float32)
         self._heads: list[str] = self.meta["heads"]
         self._minor = MinorMentions()
 
@@ -186,13 +205,14 @@ class TextModel:
         return Features(vectorizers, self._encoder or MiniLMEncoder(), ProfanityCheckScorer())
 
     def logits(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        from gova.models.language import detect_languages
+
         feats = self.features
-        raw = (
-            feats.lexical(folded) @ self._lexical_w
-            + feats.dense(folded, embeddings) @ self._dense_w
-            + self._bias
-        )
-        return self._calibration[0] * raw + self._calibration[1]
+        dense = feats.dense(folded, embeddings)
+        raw = feats.lexical(folded) @ self._lexical_w + dense @ self._dense_w + self._bias
+        portuguese = np.array([lang.code == "pt" for lang in detect_languages(folded)], float)
+        inputs = calibrator_inputs(raw, dense[:, -1], portuguese)
+        return (inputs * self._calibration[:-1].T).sum(axis=-1) + self._calibration[-1]
 
     def scores(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """(n, len(ALL_TEXT_CATEGORIES)) probabilities for already-folded texts."""

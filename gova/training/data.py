@@ -16,16 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: label → the categories a positive speaks for; a negative speaks only for the first.
+#: Only sets that label toxicity itself teach `toxicity` (Perspective's sense: rude or
+#: disrespectful); Davidson's and OLID's "offensive" (any slur or swear word, banter
+#: included) is a different notion and teaches insult and harassment instead.
 LABELS: dict[str, tuple[str, ...]] = {
     "toxic": ("toxicity",),
-    "offensive": ("toxicity", "insult", "harassment"),
-    "hate": ("hate", "toxicity", "harassment"),
-    "insult": ("insult", "toxicity", "harassment"),
-    "obscene": ("profanity", "toxicity"),
-    "homophobia": ("hate", "toxicity", "harassment"),
-    "racism": ("hate", "toxicity", "harassment"),
-    "misogyny": ("hate", "toxicity", "harassment"),
-    "xenophobia": ("hate", "toxicity", "harassment"),
+    "offensive": ("insult", "harassment"),
+    "hate": ("hate", "harassment"),
+    "insult": ("insult", "harassment"),
+    "obscene": ("profanity",),
+    "homophobia": ("hate", "harassment"),
+    "racism": ("hate", "harassment"),
+    "misogyny": ("hate", "harassment"),
+    "xenophobia": ("hate", "harassment"),
 }
 #: labels whose positive (value 1) or negative (value 0) marks a row harmless as a whole.
 BENIGN_WHEN = {"neither": 1, "normal": 1, "toxic": 0, "unsafe": 0}
@@ -82,9 +85,10 @@ def to_example(row: dict, dataset: str) -> Example:
             labels.update(dict.fromkeys(cats, 1))
         else:
             labels.setdefault(cats[0], 0)
-    if benign:
-        for cat in ("toxicity", "hate", "insult", "profanity", "harassment"):
-            labels.setdefault(cat, 0)
+    if benign:  # harmless: 0 for every category the set's labels speak for
+        for label in raw:
+            for cat in LABELS.get(label, ()):
+                labels.setdefault(cat, 0)
     return Example(str(row["id"]), str(row["text"]), dataset, labels, benign, raw)
 
 
