@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     text.add_argument("--batch", type=int, default=256, metavar="N", help="rows per model call")
     text.add_argument("--model", metavar="DIR", help="a `gova train text` artifact (packaged)")
     text.add_argument(
+        "--by-language", action="store_true", help="one line per set and row `lang` field"
+    )
+    text.add_argument(
         "--cache", metavar="FILE", help="embedding cache shared with `gova train text --cache`"
     )
     text.set_defaults(func=_cmd_eval_text)

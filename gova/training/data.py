@@ -31,7 +31,7 @@ LABELS: dict[str, tuple[str, ...]] = {
     "xenophobia": ("hate", "harassment"),
 }
 #: labels whose positive (value 1) or negative (value 0) marks a row harmless as a whole.
-BENIGN_WHEN = {"neither": 1, "normal": 1, "toxic": 0, "unsafe": 0}
+BENIGN_WHEN = {"neither": 1, "normal": 1, "toxic": 0, "toxicity": 0, "unsafe": 0}
 #: Sets whose `offensive: 0` means "not offensive at all" (OLID), unlike Davidson's classes.
 BENIGN_OFFENSIVE_ZERO = ("tweeteval_offensive",)
 #: Sets only ever evaluated on, never trained on (over-flagging checks).
@@ -50,6 +50,8 @@ class Example:
     benign: bool = False
     #: The row's own labels, as the file gives them (for sets scored on a label of their own).
     raw: dict[str, int] = field(default_factory=dict)
+    #: The row's `lang`, when the file gives one.
+    lang: str | None = None
 
     @property
     def held_out(self) -> bool:
@@ -89,7 +91,8 @@ def to_example(row: dict, dataset: str) -> Example:
         for label in raw:
             for cat in LABELS.get(label, ()):
                 labels.setdefault(cat, 0)
-    return Example(str(row["id"]), str(row["text"]), dataset, labels, benign, raw)
+    lang = str(row["lang"]) if row.get("lang") else None
+    return Example(str(row["id"]), str(row["text"]), dataset, labels, benign, raw, lang)
 
 
 def _own_categories() -> frozenset[str]:

@@ -19,6 +19,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -549,6 +550,9 @@ def run(args: argparse.Namespace, model: Any = None, stream: TextIO | None = Non
         except OSError as exc:  # unreadable file, bad gzip
             raise EvalError(f"cannot read the data: {exc}") from None
         chosen = select(examples, all_rows=args.all_rows, limit=args.limit)
+        if getattr(args, "by_language", False):
+            # Report each language of a set on its own line (rows without `lang`: "?").
+            chosen = [replace(ex, dataset=f"{ex.dataset}.{ex.lang or '?'}") for ex in chosen]
         if not chosen:
             hint = "" if args.all_rows else " held-out (pass --all-rows to evaluate every row)"
             raise EvalError(f"no{hint} rows to evaluate in {', '.join(map(str, args.data))}")
