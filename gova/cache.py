@@ -11,7 +11,9 @@ import json
 import logging
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,15 @@ PENDING_TTL_S = 3_600
 
 
 def connect(url: str) -> aioredis.Redis:
-    return aioredis.from_url(url, decode_responses=False, socket_timeout=2)
+    # A pooled connection that died with a Redis restart is retried once on a fresh one,
+    # so the first command after the restart does not fail.
+    return aioredis.from_url(
+        url,
+        decode_responses=False,
+        socket_timeout=2,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
 
 
 def scores_key(model: str, content_hash: str) -> str:
