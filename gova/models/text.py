@@ -71,17 +71,13 @@ MINOR_TERMS = Path(__file__).parents[1] / "training" / "written" / "minor_terms.
 CALIBRATOR_INPUTS = ("head", "profanity", "pt", "head×pt", "profanity×pt")
 
 
-def calibrator_inputs(
-    raw: np.ndarray, profanity: np.ndarray, portuguese: np.ndarray
-) -> np.ndarray:
+def calibrator_inputs(raw: np.ndarray, profanity: np.ndarray, portuguese: np.ndarray) -> np.ndarray:
     """(n, heads, 5) or (n, 5): see CALIBRATOR_INPUTS."""
     if raw.ndim == 2:
         profanity, portuguese = profanity[:, None], portuguese[:, None]
         profanity = np.broadcast_to(profanity, raw.shape)
         portuguese = np.broadcast_to(portuguese, raw.shape)
-    return np.stack(
-        [raw, profanity, portuguese, raw * portuguese, profanity * portuguese], axis=-1
-    )
+    return np.stack([raw, profanity, portuguese, raw * portuguese, profanity * portuguese], axis=-1)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

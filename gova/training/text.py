@@ -199,9 +199,7 @@ def train(
         X = sparse.hstack(
             [lexical if use_lexical else sparse.csr_matrix((len(examples), 0)), dense]
         ).tocsr()
-        weights = _balanced(
-            [examples[i] for i in fit], y_fit, pooled=category in POOLED
-        )
+        weights = _balanced([examples[i] for i in fit], y_fit, pooled=category in POOLED)
         model = LogisticRegression(C=c if use_lexical else SEED_C, max_iter=3000)
         model.fit(X[fit], y_fit, sample_weight=weights)
         coef = model.coef_.ravel().astype(np.float32)
