@@ -1,7 +1,7 @@
 """`gova train text`: fit the text model's heads and write a versioned artifact.
 
 Rows held out by `gova.training.data.is_held_out` are never read here. Of the remaining
-rows, a fixed fifth (by id hash) calibrates each head (Platt scaling) and picks its default
+rows, a fixed fifth (by id hash) calibrates each head (see `_calibrator`) and picks its default
 threshold; the heads are fitted on the rest. Written seeds (`written/seeds.jsonl`) give the
 categories no public set labels their positives and hard negatives.
 """
@@ -116,10 +116,6 @@ def _rows_for(category: str, examples: list[Example], rng: np.random.Generator) 
     return labelled + extra
 
 
-def _label(example: Example, category: str) -> int:
-    return example.labels.get(category, 0)
-
-
 def _threshold(scores: np.ndarray, labels: np.ndarray, min_precision: float = 0.0) -> float:
     """The max-F1 point, raised until at most MAX_NEGATIVE_FPR of negatives are flagged and
     precision reaches `min_precision`."""
@@ -142,7 +138,6 @@ def train(
     out: Path,
     cache: Path | None = None,
     seeds: bool = True,
-    dense_weight: float = 1.0,
     c: float = 2.0,
 ) -> dict:
     from scipy import sparse
@@ -173,20 +168,20 @@ def train(
     vectorizers = fit_vectorizers([t for t, cal in zip(texts, calibrate, strict=True) if not cal])
     features = Features(vectorizers, None, ProfanityCheckScorer())
     lexical = features.lexical(texts)
-    dense = features.dense(texts, embeddings) * dense_weight
+    dense = features.dense(texts, embeddings)
     n_lex, n_dense = lexical.shape[1], dense.shape[1]
 
-    heads = [c_ for c_ in TRAINED_CATEGORIES]
+    heads = list(TRAINED_CATEGORIES)
     lex_w = np.zeros((n_lex, len(heads)), dtype=np.float32)
     dense_w = np.zeros((n_dense, len(heads)), dtype=np.float32)
     bias = np.zeros(len(heads), dtype=np.float32)
     calibration = np.zeros((len(CALIBRATOR_INPUTS) + 1, len(heads)), dtype=np.float32)
-    profanity = dense[:, -1] / dense_weight
+    profanity = dense[:, -1]
     thresholds: dict[str, float] = {}
     summary: dict[str, dict] = {}
     for j, category in enumerate(heads):
         rows = np.array(_rows_for(category, examples, rng))
-        y = np.array([_label(examples[i], category) for i in rows])
+        y = np.array([examples[i].labels.get(category, 0) for i in rows])
         fit = rows[~calibrate[rows]]
         cal = rows[calibrate[rows]]
         y_fit, y_cal = y[~calibrate[rows]], y[calibrate[rows]]
@@ -205,7 +200,7 @@ def train(
         coef = model.coef_.ravel().astype(np.float32)
         if use_lexical:
             lex_w[:, j] = coef[:n_lex]
-        dense_w[:, j] = coef[-n_dense:] * dense_weight
+        dense_w[:, j] = coef[-n_dense:]
         bias[j] = model.intercept_[0]
         raw = X[cal] @ coef + bias[j]
         inputs = calibrator_inputs(raw, profanity[cal], portuguese[cal])
@@ -251,7 +246,6 @@ def train(
         "features": {
             "vectorizers": VECTORIZERS,
             "encoder": "all-MiniLM-L6-v2-int8",
-            "dense_weight": dense_weight,
         },
         "training": {
             "files": [{"name": f.name, "sha256": _digest([f])} for f in files],
