@@ -135,8 +135,16 @@ async def collect(dsn: str, tenant: str, run: str, expected: int, timeout: float
         await conn.close()
 
 
-async def produce_directly(broker: str, tenant: str, n: int, run: str) -> dict:
-    """Put `n` submissions on content.raw at once, as the API would: the worker alone."""
+async def produce_directly(
+    broker: str,
+    tenant: str,
+    n: int,
+    run: str,
+    rate: float | None = None,
+    corpus: list[str] | None = None,
+) -> dict:
+    """Put `n` submissions on content.raw, as the API would: the worker alone. All at once,
+    or evenly spaced at `rate` items/s."""
     from aiokafka import AIOKafkaProducer
 
     from gova.models.text import deployment_thresholds
@@ -147,13 +155,16 @@ async def produce_directly(broker: str, tenant: str, n: int, run: str) -> dict:
     policy = Policy(
         thresholds=deployment_thresholds(settings), review_band=settings.default_review_band
     )
-    corpus = texts(n, seed=7)
+    corpus = corpus or texts(n, seed=7)
     producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5)
     await producer.start()
     start = time.perf_counter()
     try:
         sends = []
         for i in range(n):
+            delay = start + i / rate - time.perf_counter() if rate else 0
+            if delay > 0:
+                await asyncio.sleep(delay)
             sub = Submission(
                 tenant_id=tenant,
                 event=ContentEvent(

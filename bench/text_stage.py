@@ -63,40 +63,9 @@ def varied_texts(n: int, run: str, seed: int) -> list[str]:
 
 async def produce_paced(broker: str, tenant: str, run: str, rate: float, seconds: float) -> int:
     """Put items on content.raw one at a time, evenly spaced at `rate` items/s."""
-    from aiokafka import AIOKafkaProducer
-
-    from gova.models.text import deployment_thresholds
-    from gova.schemas import ContentEvent, Policy, Submission
-    from gova.settings import get_settings
-
-    settings = get_settings()
-    policy = Policy(
-        thresholds=deployment_thresholds(settings), review_band=settings.default_review_band
-    )
     n = max(1, round(rate * seconds))
     corpus = varied_texts(n, run, seed=hash(run) & 0xFFFF)
-    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5)
-    await producer.start()
-    try:
-        sends = []
-        start = time.perf_counter()
-        for i in range(n):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            sub = Submission(
-                tenant_id=tenant,
-                event=ContentEvent(
-                    id=f"{run}-{i}", userId=f"{run}-u{i}", contentType="text", content=corpus[i]
-                ),
-                received_at=time.time(),
-                policy=policy,
-            )
-            raw = sub.model_dump_json(by_alias=True).encode()
-            sends.append(await producer.send("content.raw", raw, key=sub.key.encode()))
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
+    await produce_directly(broker, tenant, n, run, rate=rate, corpus=corpus)
     return n
 
 
