@@ -102,6 +102,16 @@ def _own_categories() -> frozenset[str]:
 
 
 def read_rows(path: Path) -> Iterable[dict]:
+    """Rows of a JSON Lines file (optionally gzipped) or of a JSON array (`.json`)."""
+    if path.suffix == ".json":
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        if not isinstance(rows, list):
+            raise ValueError(f"{path}: a .json file must hold a list of rows")
+        yield from (_checked(row, f"{path}: row {n}") for n, row in enumerate(rows, 1))
+        return
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
@@ -111,9 +121,13 @@ def read_rows(path: Path) -> Iterable[dict]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or "text" not in row or "id" not in row:
-                raise ValueError(f"{path}:{number}: a row needs 'id', 'text' and 'labels'")
-            yield row
+            yield _checked(row, f"{path}:{number}")
+
+
+def _checked(row: object, where: str) -> dict:
+    if not isinstance(row, dict) or "text" not in row or "id" not in row:
+        raise ValueError(f"{where}: a row needs 'id', 'text' and 'labels'")
+    return row
 
 
 def expand(paths: Sequence[str | Path]) -> list[Path]:

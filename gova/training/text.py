@@ -2,7 +2,7 @@
 
 Rows held out by `gova.training.data.is_held_out` are never read here. Of the remaining
 rows, a fixed fifth (by id hash) calibrates each head (see `_calibrator`) and picks its default
-threshold; the heads are fitted on the rest. Written seeds (`written/seeds.jsonl`) give the
+threshold; the heads are fitted on the rest. Written seeds (`written/seeds.json`) give the
 categories no public set labels their positives and hard negatives.
 """
 
@@ -29,7 +29,7 @@ from gova.models.text import (
 )
 from gova.training.data import Example, expand, load_examples, read_rows, to_example
 
-SEEDS = Path(__file__).parent / "written" / "seeds.jsonl"
+SEEDS = Path(__file__).parent / "written" / "seeds.json"
 CALIBRATION_SHARE = 0.2
 #: Public sets label these; the lexical view is trusted for them.
 LEXICAL_CATEGORIES = ("toxicity", "hate", "insult", "profanity", "harassment")
