@@ -11,6 +11,8 @@ three views of the folded text, so each view covers what the others miss:
   phrased without trigger words; generalises from a few hundred written seeds),
 - alt-profanity-check's probability (its linear model was fitted on Wikipedia comments).
 
+A calibrator per head weighs the head against alt-profanity-check, differently for Portuguese
+text, where `toxicity` also has an expert head fitted on Portuguese rows alone.
 Subcategories are bounded by their parent (hate/threatening ≤ hate), and sexual/minors is a
 rule: the sexual score where the text refers to a minor. `gova train text` writes the
 artifact this module loads; `docs/text-model.md` says how each category was made.
@@ -67,17 +69,32 @@ MINOR_TERMS = Path(__file__).parents[1] / "training" / "written" / "minor_terms.
 
 
 #: What each head's calibrator sees: its raw logit and alt-profanity-check's, each also
-#: multiplied by "the text is Portuguese", and that indicator itself.
-CALIBRATOR_INPUTS = ("head", "profanity", "pt", "head×pt", "profanity×pt")
+#: multiplied by "the text is Portuguese", that indicator itself, and the head's Portuguese
+#: expert's logit on Portuguese text (0 where the head has no expert).
+CALIBRATOR_INPUTS = ("head", "profanity", "pt", "head×pt", "profanity×pt", "expert×pt")
+#: Heads with a Portuguese expert: a second head fitted on Portuguese rows alone. Pooled
+#: with English rows, the n-gram weights a Portuguese comment needs are crowded out.
+PT_EXPERTS = ("toxicity",)
 
 
-def calibrator_inputs(raw: np.ndarray, profanity: np.ndarray, portuguese: np.ndarray) -> np.ndarray:
-    """(n, heads, 5) or (n, 5): see CALIBRATOR_INPUTS."""
+def calibrator_inputs(
+    raw: np.ndarray, profanity: np.ndarray, portuguese: np.ndarray, expert: np.ndarray
+) -> np.ndarray:
+    """(n, heads, 6) or (n, 6): see CALIBRATOR_INPUTS; `expert` is shaped like `raw`."""
     if raw.ndim == 2:
-        profanity, portuguese = profanity[:, None], portuguese[:, None]
-        profanity = np.broadcast_to(profanity, raw.shape)
-        portuguese = np.broadcast_to(portuguese, raw.shape)
-    return np.stack([raw, profanity, portuguese, raw * portuguese, profanity * portuguese], axis=-1)
+        profanity = np.broadcast_to(profanity[:, None], raw.shape)
+        portuguese = np.broadcast_to(portuguese[:, None], raw.shape)
+    return np.stack(
+        [
+            raw,
+            profanity,
+            portuguese,
+            raw * portuguese,
+            profanity * portuguese,
+            expert * portuguese,
+        ],
+        axis=-1,
+    )
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -191,6 +208,8 @@ class TextModel:
         # (len(CALIBRATOR_INPUTS) + 1, heads): the calibrator's weights, then its intercept.
         self._calibration = weights["calibration"].astype(np.float32)
         self._heads: list[str] = self.meta["heads"]
+        # The weights' columns after the heads' are their experts', in this order.
+        self._experts = [self._heads.index(h) for h in self.meta.get("pt_experts", [])]
         self._minor = MinorMentions()
 
     @cached_property
@@ -206,8 +225,11 @@ class TextModel:
         feats = self.features
         dense = feats.dense(folded, embeddings)
         raw = feats.lexical(folded) @ self._lexical_w + dense @ self._dense_w + self._bias
+        heads = len(self._heads)
+        expert = np.zeros((len(folded), heads), dtype=np.float32)
+        expert[:, self._experts] = raw[:, heads:]
         portuguese = np.array([lang.code == "pt" for lang in detect_languages(folded)], float)
-        inputs = calibrator_inputs(raw, dense[:, -1], portuguese)
+        inputs = calibrator_inputs(raw[:, :heads], dense[:, -1], portuguese, expert)
         return (inputs * self._calibration[:-1].T).sum(axis=-1) + self._calibration[-1]
 
     def scores(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:

@@ -38,6 +38,10 @@ BENIGN_OFFENSIVE_ZERO = ("tweeteval_offensive",)
 EVAL_ONLY = ("xstest",)
 #: Share of every other set held out from training (by id hash).
 HELD_OUT_SHARE = 0.4
+#: Annotators per row, for sets whose `votes` give counts but not the total.
+ANNOTATORS = {"toldbr": 3}
+#: Votes that say "harmless", not a harm.
+BENIGN_VOTES = ("count", "neither", "normal")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class Example:
     raw: dict[str, int] = field(default_factory=dict)
     #: The row's `lang`, when the file gives one.
     lang: str | None = None
+    #: Share of annotators who flagged the row's most-flagged harm, when the file gives
+    #: `votes`: a graded target for `toxicity` (ToLD-Br's "toxic" is ≥2 of 3 votes, so a
+    #: comment one annotator found insulting is neither clean nor certain).
+    agreement: float | None = None
 
     @property
     def held_out(self) -> bool:
@@ -92,7 +100,21 @@ def to_example(row: dict, dataset: str) -> Example:
             for cat in LABELS.get(label, ()):
                 labels.setdefault(cat, 0)
     lang = str(row["lang"]) if row.get("lang") else None
-    return Example(str(row["id"]), str(row["text"]), dataset, labels, benign, raw, lang)
+    agreement = _agreement(row, dataset)
+    return Example(str(row["id"]), str(row["text"]), dataset, labels, benign, raw, lang, agreement)
+
+
+def _agreement(row: dict, dataset: str) -> float | None:
+    votes = row.get("votes")
+    if not isinstance(votes, dict):
+        return None
+    total = votes.get("count") or next(
+        (n for prefix, n in ANNOTATORS.items() if dataset.startswith(prefix)), None
+    )
+    harms = [v for k, v in votes.items() if k not in BENIGN_VOTES and isinstance(v, int | float)]
+    if not total or not harms:
+        return None
+    return min(max(harms) / total, 1.0)
 
 
 def _own_categories() -> frozenset[str]:

@@ -22,6 +22,7 @@ import numpy as np
 from gova.models.text import (
     CALIBRATOR_INPUTS,
     PARENTS,
+    PT_EXPERTS,
     TRAINED_CATEGORIES,
     Features,
     ProfanityCheckScorer,
@@ -38,7 +39,8 @@ BENIGN_NEGATIVES = 6000
 #: A default threshold flags at most this share of the category's negative calibration rows.
 MAX_NEGATIVE_FPR = 0.01
 #: Per-head choices, made on the calibration split: for toxicity the sets agree on the label
-#: and pooling rows as they come works best; for the others every set weighs the same.
+#: and pooling rows as they come, with annotator agreement as a graded target where a set
+#: gives votes (`Example.agreement`), works best; for the others every set weighs the same.
 POOLED = ("toxicity",)
 #: Heads fitted on a few hundred seeds are regularised harder, and their default thresholds
 #: ask for this precision on the calibration rows: a false "illicit" or "self-harm" flag on
@@ -141,7 +143,6 @@ def train(
     c: float = 2.0,
 ) -> dict:
     from scipy import sparse
-    from sklearn.linear_model import LogisticRegression
 
     from gova.models.embeddings import MiniLMEncoder
     from gova.models.evasion import fold
@@ -172,21 +173,24 @@ def train(
     n_lex, n_dense = lexical.shape[1], dense.shape[1]
 
     heads = list(TRAINED_CATEGORIES)
-    lex_w = np.zeros((n_lex, len(heads)), dtype=np.float32)
-    dense_w = np.zeros((n_dense, len(heads)), dtype=np.float32)
-    bias = np.zeros(len(heads), dtype=np.float32)
+    columns = len(heads) + len(PT_EXPERTS)  # each expert's weights follow the heads'
+    lex_w = np.zeros((n_lex, columns), dtype=np.float32)
+    dense_w = np.zeros((n_dense, columns), dtype=np.float32)
+    bias = np.zeros(columns, dtype=np.float32)
     calibration = np.zeros((len(CALIBRATOR_INPUTS) + 1, len(heads)), dtype=np.float32)
     profanity = dense[:, -1]
     thresholds: dict[str, float] = {}
     summary: dict[str, dict] = {}
     for j, category in enumerate(heads):
-        rows = np.array(_rows_for(category, examples, rng))
-        y = np.array([examples[i].labels.get(category, 0) for i in rows])
+        rows = np.array(_rows_for(category, examples, rng), dtype=int)
+        y = np.array([_target(examples[i], category) for i in rows])
         fit = rows[~calibrate[rows]]
         cal = rows[calibrate[rows]]
-        y_fit, y_cal = y[~calibrate[rows]], y[calibrate[rows]]
-        if y_fit.sum() < 5:
-            log(f"  {category}: too few positives ({int(y_fit.sum())}); it will always score 0")
+        y_fit = y[~calibrate[rows]]
+        y_cal = np.array([examples[i].labels.get(category, 0) for i in cal])
+        positives = int((y_fit >= 0.5).sum())
+        if positives < 5:
+            log(f"  {category}: too few positives ({positives}); it will always score 0")
             calibration[-1, j] = -30.0
             thresholds[category] = 0.99
             continue
@@ -195,15 +199,25 @@ def train(
             [lexical if use_lexical else sparse.csr_matrix((len(examples), 0)), dense]
         ).tocsr()
         weights = _balanced([examples[i] for i in fit], y_fit, pooled=category in POOLED)
-        model = LogisticRegression(C=c if use_lexical else SEED_C, max_iter=3000)
-        model.fit(X[fit], y_fit, sample_weight=weights)
-        coef = model.coef_.ravel().astype(np.float32)
+        coef, bias[j] = _fit(X[fit], y_fit, weights, c if use_lexical else SEED_C)
         if use_lexical:
             lex_w[:, j] = coef[:n_lex]
         dense_w[:, j] = coef[-n_dense:]
-        bias[j] = model.intercept_[0]
         raw = X[cal] @ coef + bias[j]
-        inputs = calibrator_inputs(raw, profanity[cal], portuguese[cal])
+        expert = np.zeros(len(cal))
+        if category in PT_EXPERTS:
+            k = len(heads) + PT_EXPERTS.index(category)
+            # Rows the file says are Portuguese, or detected as Portuguese.
+            is_pt = np.array([portuguese[i] == 1 or examples[i].lang == "pt" for i in fit])
+            pt_fit, y_pt = fit[is_pt], y_fit[is_pt]
+            if min((y_pt >= 0.5).sum(), (y_pt < 0.5).sum()) >= 5:
+                coef_pt, bias[k] = _fit(X[pt_fit], y_pt, np.ones(len(pt_fit)), c)
+                lex_w[:, k], dense_w[:, k] = coef_pt[:n_lex], coef_pt[-n_dense:]
+                expert = X[cal] @ coef_pt + bias[k]
+                log(f"  {category}: Portuguese expert on {len(pt_fit)} rows")
+            else:
+                log(f"  {category}: too few Portuguese rows for an expert ({len(pt_fit)})")
+        inputs = calibrator_inputs(raw, profanity[cal], portuguese[cal], expert)
         calibration[:, j] = _calibrator(inputs, y_cal, [examples[i] for i in cal])
         prob = 1 / (1 + np.exp(-(inputs @ calibration[:-1, j] + calibration[-1, j])))
         thresholds[category] = _threshold(
@@ -211,7 +225,7 @@ def train(
         )
         summary[category] = {
             "fit_rows": int(len(fit)),
-            "fit_positives": int(y_fit.sum()),
+            "fit_positives": positives,
             "calibration_rows": int(len(cal)),
             "calibration_positives": int(y_cal.sum()),
             "views": ["lexical", "embedding", "profanity"]
@@ -223,15 +237,19 @@ def train(
         thresholds[child] = max(thresholds.get(child, 0.5), thresholds.get(parent, 0.5))
     thresholds["sexual/minors"] = min(thresholds.get("sexual", 0.5), 0.5)
 
-    version = datetime.now(UTC).strftime("%Y%m%d") + "-" + _digest(files)[:8]
+    weights = {
+        "lexical": lex_w.astype(np.float16),
+        "dense": dense_w,
+        "bias": bias,
+        "calibration": calibration,
+    }
+    # The data and the weights: a change of training code that changes the model changes it.
+    fingerprint = hashlib.sha256(_digest(files).encode())
+    for array in weights.values():
+        fingerprint.update(array.tobytes())
+    version = datetime.now(UTC).strftime("%Y%m%d") + "-" + fingerprint.hexdigest()[:8]
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        out / "weights.npz",
-        lexical=lex_w.astype(np.float16),
-        dense=dense_w,
-        bias=bias,
-        calibration=calibration,
-    )
+    np.savez_compressed(out / "weights.npz", **weights)
     state = [
         {"vocabulary": {t: int(i) for t, i in v.vocabulary_.items()}, "idf": v.idf_.tolist()}
         for v in vectorizers
@@ -242,6 +260,7 @@ def train(
         "version": version,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "heads": heads,
+        "pt_experts": list(PT_EXPERTS),
         "thresholds": thresholds,
         "features": {
             "vectorizers": VECTORIZERS,
@@ -262,13 +281,39 @@ def train(
     return meta
 
 
+def _target(example: Example, category: str) -> float:
+    """The label, or for pooled heads the annotators' agreement where the row has one."""
+    if category in POOLED and example.agreement is not None and category in example.labels:
+        return example.agreement
+    return example.labels.get(category, 0)
+
+
 def _balanced(rows: list[Example], y: np.ndarray, pooled: bool) -> np.ndarray:
-    """Sample weights: positives weigh as much as negatives in total; unless `pooled`, so
-    does every data set (Davidson's 25k tweets must not define hate for 1k-row sets)."""
-    weights = np.ones(len(rows)) if pooled else _dataset_weights(rows)
+    """Sample weights: pooled heads take rows as they come; for the others positives weigh
+    as much as negatives in total, and so does every data set (Davidson's 25k tweets must
+    not define hate for 1k-row sets)."""
+    if pooled:
+        return np.ones(len(rows))
+    weights = _dataset_weights(rows)
     positive = y == 1
     weights[positive] *= weights[~positive].sum() / max(weights[positive].sum(), 1e-9)
     return weights
+
+
+def _fit(X, y: np.ndarray, weights: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    """Logistic regression on targets in [0, 1]: a row with a graded target enters twice,
+    as a positive weighted by the target and as a negative weighted by the rest."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    graded = np.flatnonzero((y > 0) & (y < 1))
+    if len(graded):
+        X = sparse.vstack([X, X[graded]]).tocsr()
+        weights = np.concatenate([weights, weights[graded] * (1 - y[graded])])
+        weights[graded] *= y[graded]
+        y = np.concatenate([np.ceil(y), np.zeros(len(graded))])
+    model = LogisticRegression(C=c, max_iter=3000).fit(X, y.astype(int), sample_weight=weights)
+    return model.coef_.ravel().astype(np.float32), float(model.intercept_[0])
 
 
 def _calibrator(inputs: np.ndarray, labels: np.ndarray, rows: list[Example]) -> np.ndarray:

@@ -35,3 +35,25 @@ def test_bad_rows_name_the_file_and_row(tmp_path):
     bad.write_text('{"rows": []}')
     with pytest.raises(ValueError, match="must hold a list of rows"):
         load_examples([bad])
+
+
+def test_agreement_comes_from_votes_and_the_annotator_count(tmp_path):
+    rows = [
+        # ToLD-Br gives per-category counts of its three annotators, no total.
+        {"id": "1", "text": "a", "labels": {"toxic": 0}, "votes": {"insult": 1, "obscene": 0}},
+        {"id": "2", "text": "b", "labels": {"toxic": 1}, "votes": {"insult": 2, "racism": 3}},
+        {"id": "3", "text": "c", "labels": {"toxic": 0}},
+    ]
+    (tmp_path / "toldbr_pt.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    # Davidson-style: the total is in the votes; "neither" is not a harm.
+    other = [{"id": "d", "text": "d", "labels": {}, "votes": {"count": 4, "neither": 3, "x": 1}}]
+    (tmp_path / "mine.jsonl").write_text(json.dumps(other[0]))
+    (tmp_path / "nototal.jsonl").write_text(json.dumps(rows[0]))
+    agreement = {e.dataset + e.id: e.agreement for e in load_examples([tmp_path])}
+    assert agreement == {
+        "mined": 0.25,
+        "nototal1": None,  # counts without a total: unknown, the hard label is used
+        "toldbr_pt1": pytest.approx(1 / 3),
+        "toldbr_pt2": 1.0,
+        "toldbr_pt3": None,
+    }
