@@ -8,7 +8,13 @@ from profanity_check import predict_prob
 
 from gova.models import Classifier, MissingModelError, load_text_classifier
 from gova.models.evasion import TRICKS
-from gova.models.text import ALL_TEXT_CATEGORIES, PARENTS, ProfanityCheckScorer, TextModel
+from gova.models.text import (
+    ALL_TEXT_CATEGORIES,
+    PARENTS,
+    ProfanityCheckScorer,
+    TextModel,
+    is_portuguese,
+)
 
 TEXTS = [
     "have a wonderful day, see you at the meetup",
@@ -83,3 +89,22 @@ def test_evasion_tricks_do_not_lower_the_score(model, trick):
 def test_a_missing_artifact_names_the_command_that_makes_one(tmp_path):
     with pytest.raises(MissingModelError, match="gova train text"):
         TextModel(tmp_path)
+
+
+def test_short_brazilian_tweets_reach_the_portuguese_expert():
+    # The detector calls these Galician; the expert and calibrator treat both as Portuguese.
+    texts = ["@user pode sim", "bixetes vem logo por favor", "you are great", "el perro come"]
+    assert is_portuguese(texts).tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_the_portuguese_expert_moves_portuguese_scores_only(model):
+    toxicity = ALL_TEXT_CATEGORIES.index("toxicity")
+    texts = ["seu lixo nojento, cala a boca", "you are a stupid worthless idiot"]
+    with_expert = model.scores(texts)[:, toxicity]
+    model._experts = []  # the expert's logit then counts as 0
+    try:
+        without = model.scores(texts)[:, toxicity]
+    finally:
+        model._experts = [model._heads.index("toxicity")]
+    assert with_expert[0] != pytest.approx(without[0], abs=1e-3)
+    assert with_expert[1] == pytest.approx(without[1], abs=1e-6)
