@@ -2,7 +2,8 @@
 
 Rows held out by `gova.training.data.is_held_out` are never read here. Of the remaining
 rows, a fixed fifth (by id hash) calibrates each head (see `_calibrator`) and picks its default
-threshold; the heads are fitted on the rest. Written seeds (`written/seeds.json`) give the
+threshold; the heads are fitted on the rest (the Portuguese expert on all of them, see
+`_cross_fitted_expert`). Written seeds (`written/seeds.json`) give the
 categories no public set labels their positives and hard negatives.
 """
 
@@ -48,6 +49,8 @@ POOLED = ("toxicity",)
 #: an innocent question costs a platform more than a miss the LLM reviewer may still catch.
 SEED_C = 0.5
 SEED_MIN_PRECISION = 0.9
+#: The Portuguese experts' calibration logits are cross-fitted in this many folds.
+EXPERT_FOLDS = 5
 VECTORIZERS = [
     {
         "analyzer": "char_wb",
@@ -208,19 +211,14 @@ def train(
         if category in PT_EXPERTS:
             k = len(heads) + PT_EXPERTS.index(category)
             # Rows the file says are Portuguese, or detected as Portuguese.
-            is_pt = np.array([portuguese[i] == 1 or examples[i].lang == "pt" for i in fit])
-            pt_fit, y_pt = fit[is_pt], y_fit[is_pt]
+            is_pt = np.array([portuguese[i] == 1 or examples[i].lang == "pt" for i in rows])
+            pt_rows, y_pt = rows[is_pt], y[is_pt]
             if min((y_pt >= 0.5).sum(), (y_pt < 0.5).sum()) >= 5:
-                ratio = _log_count_ratio(lexical[pt_fit], y_pt)
-                X_pt = sparse.hstack([lexical[pt_fit].multiply(ratio), dense[pt_fit]]).tocsr()
-                coef_pt, bias[k] = _fit(X_pt, y_pt, np.ones(len(pt_fit)), c)
-                # (x ∘ ratio) · w = x · (ratio ∘ w): the artifact stores the product.
-                lex_w[:, k] = ratio * coef_pt[:n_lex]
-                dense_w[:, k] = coef_pt[-n_dense:]
-                expert = lexical[cal] @ lex_w[:, k] + dense[cal] @ dense_w[:, k] + bias[k]
-                log(f"  {category}: Portuguese expert on {len(pt_fit)} rows")
+                lex_w[:, k], dense_w[:, k], bias[k] = _expert(lexical, dense, pt_rows, y_pt, c)
+                expert = _cross_fitted_expert(lexical, dense, pt_rows, y_pt, cal, examples, c)
+                log(f"  {category}: Portuguese expert on {len(pt_rows)} rows")
             else:
-                log(f"  {category}: too few Portuguese rows for an expert ({len(pt_fit)})")
+                log(f"  {category}: too few Portuguese rows for an expert ({len(pt_rows)})")
         inputs = calibrator_inputs(raw, profanity[cal], portuguese[cal], expert)
         calibration[:, j] = _calibrator(inputs, y_cal, [examples[i] for i in cal])
         prob = 1 / (1 + np.exp(-(inputs @ calibration[:-1, j] + calibration[-1, j])))
@@ -318,6 +316,36 @@ def _fit(X, y: np.ndarray, weights: np.ndarray, c: float) -> tuple[np.ndarray, f
         y = np.concatenate([np.ceil(y), np.zeros(len(graded))])
     model = LogisticRegression(C=c, max_iter=3000).fit(X, y.astype(int), sample_weight=weights)
     return model.coef_.ravel().astype(np.float32), float(model.intercept_[0])
+
+
+def _expert(lexical, dense, rows: np.ndarray, y: np.ndarray, c: float):
+    """A Portuguese expert's (lexical, dense, bias) weights; its n-grams are NB-scaled, and
+    since (x ∘ ratio) · w = x · (ratio ∘ w) the weights returned hold the product."""
+    from scipy import sparse
+
+    ratio = _log_count_ratio(lexical[rows], y)
+    X = sparse.hstack([lexical[rows].multiply(ratio), dense[rows]]).tocsr()
+    coef, bias = _fit(X, y, np.ones(len(rows)), c)
+    n_lex = lexical.shape[1]
+    return ratio * coef[:n_lex], coef[n_lex:], bias
+
+
+def _cross_fitted_expert(lexical, dense, rows, y, cal, examples, c: float) -> np.ndarray:
+    """The expert's logits on the calibration rows, each from an expert fitted without its
+    fold: the final expert learns from every Portuguese training row, calibration rows
+    included (a fifth more data for the smallest set), and the calibrator still only sees
+    logits of rows their expert never saw."""
+    fold = {
+        i: int(_fraction(f"expert:{examples[i].dataset}:{examples[i].id}") * EXPERT_FOLDS)
+        for i in cal
+    }
+    logits = np.zeros(len(cal))
+    for f in range(EXPERT_FOLDS):
+        keep = np.array([fold.get(i, -1) != f for i in rows])
+        lex, dns, bias = _expert(lexical, dense, rows[keep], y[keep], c)
+        mine = np.array([fold[i] == f for i in cal])
+        logits[mine] = lexical[cal[mine]] @ lex + dense[cal[mine]] @ dns + bias
+    return logits
 
 
 def _log_count_ratio(lexical, y: np.ndarray) -> np.ndarray:

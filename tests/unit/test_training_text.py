@@ -77,3 +77,22 @@ def test_training_without_portuguese_rows_skips_the_expert(tmp_path, capsys):
     toxicity = ALL_TEXT_CATEGORIES.index("toxicity")
     scores = model.scores(["you stupid idiot", "see you at the meeting"])[:, toxicity]
     assert scores[0] > scores[1]
+
+
+def test_calibration_logits_come_from_experts_that_never_saw_the_row():
+    from gova.training.data import Example
+    from gova.training.text import _cross_fitted_expert, _expert
+
+    n = 60
+    # Every row has a word of its own (column i) and a shared one (column n); toxic rows
+    # are the even ones. Only an expert that saw a row knows what its own word means.
+    lexical = sparse.hstack([sparse.identity(n, format="csr"), np.ones((n, 1))]).tocsr()
+    dense = np.zeros((n, 1), dtype=np.float32)
+    y = (np.arange(n) % 2 == 0).astype(float)
+    examples = [Example(str(i), f"text {i}", "set") for i in range(n)]
+    rows, cal = np.arange(n), np.arange(0, n, 3)
+    lex, dns, bias = _expert(lexical, dense, rows, y, 10.0)
+    seen = lexical[cal] @ lex + bias
+    unseen = _cross_fitted_expert(lexical, dense, rows, y, cal, examples, 10.0)
+    toxic = y[cal] == 1
+    assert (unseen[toxic] < seen[toxic]).all() and (unseen[~toxic] > seen[~toxic]).all()
