@@ -69,9 +69,21 @@ MINOR_TERMS = Path(__file__).parents[1] / "training" / "written" / "minor_terms.
 
 
 #: What each head's calibrator sees: its raw logit and alt-profanity-check's, each also
-#: multiplied by "the text is Portuguese", that indicator itself, and the head's Portuguese
-#: expert's logit on Portuguese text (0 where the head has no expert).
-CALIBRATOR_INPUTS = ("head", "profanity", "pt", "head×pt", "profanity×pt", "expert×pt")
+#: multiplied by "the text is Portuguese", that indicator itself, the head's Portuguese
+#: expert's logit on Portuguese text (0 where the head has no expert), and
+#: alt-profanity-check's logit squared, which lets a calibrator bend that logit: toxicity's
+#: ends up concave (a confident "clean" counts fully, profanity beyond a point adds nothing
+#: the head has not seen). On the calibration rows (5-fold CV) toxicity rose from 0.860 to
+#: 0.891 AUPRC on wikitalk and from 0.824 to 0.835 on HateXplain.
+CALIBRATOR_INPUTS = (
+    "head",
+    "profanity",
+    "pt",
+    "head×pt",
+    "profanity×pt",
+    "expert×pt",
+    "profanity²",
+)
 #: Heads with a Portuguese expert: a second head fitted on Portuguese rows alone. Pooled
 #: with English rows, the n-gram weights a Portuguese comment needs are crowded out.
 PT_EXPERTS = ("toxicity",)
@@ -91,7 +103,7 @@ def is_portuguese(texts: Sequence[str]) -> np.ndarray:
 def calibrator_inputs(
     raw: np.ndarray, profanity: np.ndarray, portuguese: np.ndarray, expert: np.ndarray
 ) -> np.ndarray:
-    """(n, heads, 6) or (n, 6): see CALIBRATOR_INPUTS; `expert` is shaped like `raw`."""
+    """(n, heads, 7) or (n, 7): see CALIBRATOR_INPUTS; `expert` is shaped like `raw`."""
     if raw.ndim == 2:
         profanity = np.broadcast_to(profanity[:, None], raw.shape)
         portuguese = np.broadcast_to(portuguese[:, None], raw.shape)
@@ -103,6 +115,7 @@ def calibrator_inputs(
             raw * portuguese,
             profanity * portuguese,
             expert * portuguese,
+            profanity**2,
         ],
         axis=-1,
     )
@@ -218,6 +231,13 @@ class TextModel:
         self._bias = weights["bias"].astype(np.float32)
         # (len(CALIBRATOR_INPUTS) + 1, heads): the calibrator's weights, then its intercept.
         self._calibration = weights["calibration"].astype(np.float32)
+        if self._calibration.shape[0] != len(CALIBRATOR_INPUTS) + 1:
+            raise MissingModelError(
+                f"the text model at {path} was trained by an older Gova (its calibrators take "
+                f"{self._calibration.shape[0] - 1} inputs, this version's "
+                f"{len(CALIBRATOR_INPUTS)}): retrain it with `gova train text --data … "
+                f"--out {path}`"
+            )
         self._heads: list[str] = self.meta["heads"]
         # The weights' columns after the heads' are their experts', in this order.
         self._experts = [self._heads.index(h) for h in self.meta.get("pt_experts", [])]

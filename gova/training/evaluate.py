@@ -459,6 +459,8 @@ def command_line(args: argparse.Namespace) -> str:
     parts = ["gova", "eval", "text", "--data", *map(str, args.data)]
     if args.all_rows:
         parts.append("--all-rows")
+    if getattr(args, "by_language", False):
+        parts.append("--by-language")
     if args.limit:
         parts += ["--limit", str(args.limit)]
     parts += ["--batch", str(args.batch), "--out", str(args.out)]

@@ -220,6 +220,10 @@ def train(
             else:
                 log(f"  {category}: too few Portuguese rows for an expert ({len(pt_rows)})")
         inputs = calibrator_inputs(raw, profanity[cal], portuguese[cal], expert)
+        if not use_lexical:
+            # Seed-only heads calibrate on a few dozen positives: a curve in
+            # alt-profanity-check's logit made their thresholds jump (violence 0.58 -> 0.92).
+            inputs[:, CALIBRATOR_INPUTS.index("profanity²")] = 0.0
         calibration[:, j] = _calibrator(inputs, y_cal, [examples[i] for i in cal])
         prob = 1 / (1 + np.exp(-(inputs @ calibration[:-1, j] + calibration[-1, j])))
         thresholds[category] = _threshold(
@@ -256,13 +260,15 @@ def train(
         {"vocabulary": {t: int(i) for t, i in v.vocabulary_.items()}, "idf": v.idf_.tolist()}
         for v in vectorizers
     ]
-    with gzip.open(out / "vocab.json.gz", "wt", encoding="utf-8") as fh:
-        json.dump(state, fh)
+    # mtime=0: the same vocabulary gives the same bytes.
+    with gzip.GzipFile(out / "vocab.json.gz", "wb", mtime=0) as fh:
+        fh.write(json.dumps(state).encode("utf-8"))
     meta = {
         "version": version,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "heads": heads,
         "pt_experts": list(PT_EXPERTS),
+        "calibrator_inputs": list(CALIBRATOR_INPUTS),
         "thresholds": thresholds,
         "features": {
             "vectorizers": VECTORIZERS,

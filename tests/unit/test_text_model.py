@@ -91,6 +91,30 @@ def test_a_missing_artifact_names_the_command_that_makes_one(tmp_path):
         TextModel(tmp_path)
 
 
+def test_an_artifact_from_an_older_calibrator_asks_for_retraining(tmp_path):
+    import shutil
+
+    from gova.models.text import PACKAGED_MODEL
+
+    shutil.copytree(PACKAGED_MODEL, tmp_path, dirs_exist_ok=True)
+    weights = dict(np.load(tmp_path / "weights.npz"))
+    weights["calibration"] = weights["calibration"][1:]  # one input fewer
+    np.savez(tmp_path / "weights.npz", **weights)
+    with pytest.raises(MissingModelError, match="retrain it with `gova train text"):
+        TextModel(tmp_path)
+
+
+def test_seed_only_heads_take_the_profanity_logit_straight(model):
+    # Heads with public data learn a curve in alt-profanity-check's logit; seed-only heads,
+    # calibrated on a few dozen positives, are kept linear in it.
+    from gova.models.text import CALIBRATOR_INPUTS
+
+    square = model._calibration[CALIBRATOR_INPUTS.index("profanity²")]
+    assert square[model._heads.index("toxicity")] != 0
+    seed_only = [model._heads.index(h) for h in ("self-harm", "sexual", "violence")]
+    assert not square[seed_only].any()
+
+
 def test_short_brazilian_tweets_reach_the_portuguese_expert():
     # The detector calls these Galician; the expert and calibrator treat both as Portuguese.
     texts = ["@user pode sim", "bixetes vem logo por favor", "you are great", "el perro come"]
