@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         "--cache",
         default=".gova/cache/minilm.npz",
         metavar="FILE",
-        help="embedding cache, so retraining skips the encoder (.gova/cache/minilm.npz)",
+        help="MiniLM embedding cache, so retraining skips the encoders; e5 vectors go beside "
+        "it (minilm.e5.npz for minilm.npz) (.gova/cache/minilm.npz)",
     )
     train_text.add_argument("--no-seeds", action="store_true", help="leave out written seeds")
     train_text.add_argument("--c", type=float, default=2.0, help="inverse L2 strength (2.0)")

@@ -93,11 +93,31 @@ PT_EXPERTS = ("toxicity",)
 PORTUGUESE = ("pt", "gl")
 
 
+#: Detected languages the main heads are fitted for. Text confidently detected as another
+#: language is also scored by the multilingual heads (over multilingual-e5 embeddings), see
+#: `TextModel.logits` and docs/text-model.md.
+MAIN_LANGUAGES = ("en", *PORTUGUESE)
+
+
+def routes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(is Portuguese, goes to the multilingual heads) per (folded) text."""
+    from gova.models.language import MIN_CONFIDENCE, UNDETERMINED, detect_languages
+
+    languages = detect_languages(texts)
+    portuguese = np.array([lang.code in PORTUGUESE for lang in languages], float)
+    other = np.array(
+        [
+            lang.code not in (*MAIN_LANGUAGES, UNDETERMINED) and lang.confidence >= MIN_CONFIDENCE
+            for lang in languages
+        ],
+        bool,
+    )
+    return portuguese, other
+
+
 def is_portuguese(texts: Sequence[str]) -> np.ndarray:
     """1.0 where a (folded) text reads as Portuguese, 0.0 elsewhere."""
-    from gova.models.language import detect_languages
-
-    return np.array([lang.code in PORTUGUESE for lang in detect_languages(texts)], float)
+    return routes(texts)[0]
 
 
 def calibrator_inputs(
@@ -231,13 +251,18 @@ class TextModel:
         self._bias = weights["bias"].astype(np.float32)
         # (len(CALIBRATOR_INPUTS) + 1, heads): the calibrator's weights, then its intercept.
         self._calibration = weights["calibration"].astype(np.float32)
-        if self._calibration.shape[0] != len(CALIBRATOR_INPUTS) + 1:
+        if (
+            self._calibration.shape[0] != len(CALIBRATOR_INPUTS) + 1
+            or "multilingual" not in weights
+        ):
             raise MissingModelError(
-                f"the text model at {path} was trained by an older Gova (its calibrators take "
-                f"{self._calibration.shape[0] - 1} inputs, this version's "
-                f"{len(CALIBRATOR_INPUTS)}): retrain it with `gova train text --data … "
+                f"the text model at {path} was trained by an older Gova (no multilingual heads, "
+                f"or calibrators of {self._calibration.shape[0] - 1} inputs where this version's "
+                f"take {len(CALIBRATOR_INPUTS)}): retrain it with `gova train text --data … "
                 f"--out {path}`"
             )
+        self._multilingual_w = weights["multilingual"].astype(np.float32)  # (384, heads)
+        self._multilingual_b = weights["multilingual_bias"].astype(np.float32)
         self._heads: list[str] = self.meta["heads"]
         # The weights' columns after the heads' are their experts', in this order.
         self._experts = [self._heads.index(h) for h in self.meta.get("pt_experts", [])]
@@ -250,6 +275,12 @@ class TextModel:
         vectorizers = load_vectorizers(self.meta["features"], self.path / "vocab.json.gz")
         return Features(vectorizers, self._encoder or MiniLMEncoder(), ProfanityCheckScorer())
 
+    @cached_property
+    def multilingual_encoder(self):
+        from gova.models.embeddings import E5Encoder
+
+        return E5Encoder()
+
     def logits(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
 
         feats = self.features
@@ -258,8 +289,16 @@ class TextModel:
         heads = len(self._heads)
         expert = np.zeros((len(folded), heads), dtype=np.float32)
         expert[:, self._experts] = raw[:, heads:]
-        inputs = calibrator_inputs(raw[:, :heads], dense[:, -1], is_portuguese(folded), expert)
-        return (inputs * self._calibration[:-1].T).sum(axis=-1) + self._calibration[-1]
+        portuguese, other = routes(folded)
+        inputs = calibrator_inputs(raw[:, :heads], dense[:, -1], portuguese, expert)
+        out = (inputs * self._calibration[:-1].T).sum(axis=-1) + self._calibration[-1]
+        if other.any():
+            vectors = self.multilingual_encoder.encode([folded[i] for i in np.flatnonzero(other)])
+            # Averaged with the main heads, not instead of them: they still know slurs and
+            # profanity, and English text the detector mistakes for another language keeps
+            # half its usual score.
+            out[other] = (out[other] + vectors @ self._multilingual_w + self._multilingual_b) / 2
+        return out
 
     def scores(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """(n, len(ALL_TEXT_CATEGORIES)) probabilities for already-folded texts."""

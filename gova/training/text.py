@@ -49,6 +49,10 @@ POOLED = ("toxicity",)
 #: an innocent question costs a platform more than a miss the LLM reviewer may still catch.
 SEED_C = 0.5
 SEED_MIN_PRECISION = 0.9
+#: The multilingual heads' regularisation, chosen on the calibration rows (AUPRC summed over
+#: toxicity, hate, insult, self-harm and violence: C = 0.25, 1, 4, 16 gave 3.33, 3.42, 3.49,
+#: 3.49).
+MULTILINGUAL_C = 4.0
 #: The Portuguese experts' calibration logits are cross-fitted in this many folds.
 EXPERT_FOLDS = 5
 VECTORIZERS = [
@@ -76,6 +80,11 @@ def log(message: str) -> None:
 
 def _fraction(key: str) -> float:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+
+
+def multilingual_cache(cache: Path | None) -> Path | None:
+    """Where the e5 vectors of the texts in the MiniLM cache `cache` are kept."""
+    return cache.with_suffix(".e5.npz") if cache else None
 
 
 def calibration_row(example: Example) -> bool:
@@ -148,7 +157,7 @@ def train(
 ) -> dict:
     from scipy import sparse
 
-    from gova.models.embeddings import MiniLMEncoder
+    from gova.models.embeddings import DIM, E5_MODEL_ID, E5Encoder, MiniLMEncoder
     from gova.models.evasion import fold
     from gova.training.embedding_cache import CachedEncoder
 
@@ -168,6 +177,8 @@ def train(
 
     log("embedding (MiniLM, cached by text)...")
     embeddings = CachedEncoder(MiniLMEncoder(), cache).encode(texts)
+    log("embedding (multilingual-e5, cached by text)...")
+    multilingual = CachedEncoder(E5Encoder(), multilingual_cache(cache)).encode(texts)
     log("fitting TF-IDF vocabularies...")
     vectorizers = fit_vectorizers([t for t, cal in zip(texts, calibrate, strict=True) if not cal])
     features = Features(vectorizers, None, ProfanityCheckScorer())
@@ -181,6 +192,9 @@ def train(
     dense_w = np.zeros((n_dense, columns), dtype=np.float32)
     bias = np.zeros(columns, dtype=np.float32)
     calibration = np.zeros((len(CALIBRATOR_INPUTS) + 1, len(heads)), dtype=np.float32)
+    # The multilingual heads over e5 embeddings, their Platt scaling folded in.
+    multi_w = np.zeros((DIM, len(heads)), dtype=np.float32)
+    multi_b = np.zeros(len(heads), dtype=np.float32)
     profanity = dense[:, -1]
     thresholds: dict[str, float] = {}
     summary: dict[str, dict] = {}
@@ -194,7 +208,7 @@ def train(
         positives = int((y_fit >= 0.5).sum())
         if positives < 5:
             log(f"  {category}: too few positives ({positives}); it will always score 0")
-            calibration[-1, j] = -30.0
+            calibration[-1, j] = multi_b[j] = -30.0
             thresholds[category] = 0.99
             continue
         use_lexical = category in LEXICAL_CATEGORIES
@@ -219,6 +233,9 @@ def train(
                 log(f"  {category}: Portuguese expert on {len(pt_rows)} rows")
             else:
                 log(f"  {category}: too few Portuguese rows for an expert ({len(pt_rows)})")
+        multi_w[:, j], multi_b[j] = _multilingual_head(
+            multilingual, fit, y_fit, weights, cal, y_cal, [examples[i] for i in cal]
+        )
         inputs = calibrator_inputs(raw, profanity[cal], portuguese[cal], expert)
         if not use_lexical:
             # Seed-only heads calibrate on a few dozen positives: a curve in
@@ -248,6 +265,8 @@ def train(
         "dense": dense_w,
         "bias": bias,
         "calibration": calibration,
+        "multilingual": multi_w,
+        "multilingual_bias": multi_b,
     }
     # The data and the weights: a change of training code that changes the model changes it.
     fingerprint = hashlib.sha256(_digest(files).encode())
@@ -273,6 +292,7 @@ def train(
         "features": {
             "vectorizers": VECTORIZERS,
             "encoder": "all-MiniLM-L6-v2-int8",
+            "multilingual_encoder": E5_MODEL_ID,
         },
         "training": {
             "files": [{"name": f.name, "sha256": _digest([f])} for f in files],
@@ -334,6 +354,14 @@ def _expert(lexical, dense, rows: np.ndarray, y: np.ndarray, c: float):
     coef, bias = _fit(X, y, np.ones(len(rows)), c)
     n_lex = lexical.shape[1]
     return ratio * coef[:n_lex], coef[n_lex:], bias
+
+
+def _multilingual_head(vectors, fit, y_fit, weights, cal, y_cal, cal_rows):
+    """A head over e5 embeddings, fitted like the main head, Platt-scaled on the calibration
+    rows; since the scaling is linear in the logit, the returned weights include it."""
+    coef, bias = _fit(vectors[fit], y_fit, weights, MULTILINGUAL_C)
+    slope, intercept = _calibrator((vectors[cal] @ coef + bias)[:, None], y_cal, cal_rows)
+    return slope * coef, slope * bias + intercept
 
 
 def _cross_fitted_expert(lexical, dense, rows, y, cal, examples, c: float) -> np.ndarray:

@@ -14,6 +14,7 @@ from gova.models.text import (
     ProfanityCheckScorer,
     TextModel,
     is_portuguese,
+    routes,
 )
 
 TEXTS = [
@@ -119,6 +120,34 @@ def test_short_brazilian_tweets_reach_the_portuguese_expert():
     # The detector calls these Galician; the expert and calibrator treat both as Portuguese.
     texts = ["@user pode sim", "bixetes vem logo por favor", "you are great", "el perro come"]
     assert is_portuguese(texts).tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_only_confidently_detected_other_languages_leave_the_main_heads():
+    texts = ["el perro come en la casa grande", "the dog eats at home", "o cão come", "ok"]
+    portuguese, other = routes(texts)
+    assert other.tolist() == [True, False, False, False]
+    assert portuguese.tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
+def test_other_languages_are_scored_by_the_multilingual_heads(model):
+    toxicity = ALL_TEXT_CATEGORIES.index("toxicity")
+    texts = [
+        "eres un imbécil inútil, nadie te quiere aquí, cállate",
+        "mañana vamos a la playa con mis hijos y mis padres",
+        "you are a stupid worthless idiot",
+    ]
+    scores = model.scores(texts)[:, toxicity]
+    saved = model._multilingual_w
+    model._multilingual_w = np.zeros_like(saved)  # the multilingual heads say their bias
+    try:
+        blank = model.scores(texts)[:, toxicity]
+    finally:
+        model._multilingual_w = saved
+    assert scores[0] > scores[1]
+    # Both Spanish texts took that route, English did not.
+    assert blank[0] != pytest.approx(scores[0], abs=1e-3)
+    assert blank[1] != pytest.approx(scores[1], abs=1e-3)
+    assert blank[2] == pytest.approx(scores[2], abs=1e-6)
 
 
 def test_the_portuguese_expert_moves_portuguese_scores_only(model):

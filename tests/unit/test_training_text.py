@@ -56,6 +56,7 @@ def test_training_writes_a_portuguese_expert_and_is_reproducible(tmp_path):
     weights = np.load(tmp_path / "a" / "weights.npz")
     assert weights["lexical"].shape[1] == len(model.meta["heads"]) + 1
     assert np.abs(weights["lexical"][:, -1]).sum() > 0  # the expert learned n-grams
+    assert np.abs(weights["multilingual"]).sum() > 0  # so did the multilingual heads
     toxicity = ALL_TEXT_CATEGORIES.index("toxicity")
     texts = [
         "seu imbecil, você não sabe nada e ninguém liga para você",
