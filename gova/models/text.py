@@ -12,7 +12,9 @@ three views of the folded text, so each view covers what the others miss:
 - alt-profanity-check's probability (its linear model was fitted on Wikipedia comments).
 
 A calibrator per head weighs the head against alt-profanity-check, differently for Portuguese
-text, where `toxicity` also has an expert head fitted on Portuguese rows alone.
+text, where `toxicity` also has an expert head fitted on Portuguese rows alone. Text in
+another language (neither English nor Portuguese, by the detector) is also scored by a
+multilingual head per category over a multilingual-e5 embedding, averaged with the main one.
 Subcategories are bounded by their parent (hate/threatening ≤ hate), and sexual/minors is a
 rule: the sexual score where the text refers to a minor. `gova train text` writes the
 artifact this module loads; `docs/text-model.md` says how each category was made.

@@ -3,7 +3,8 @@
 Rows held out by `gova.training.data.is_held_out` are never read here. Of the remaining
 rows, a fixed fifth (by id hash) calibrates each head (see `_calibrator`) and picks its default
 threshold; the heads are fitted on the rest (the Portuguese expert on all of them, see
-`_cross_fitted_expert`). Written seeds (`written/seeds.json`) give the
+`_cross_fitted_expert`), and each head gets a multilingual twin over e5 embeddings
+(`_multilingual_head`). Written seeds (`written/seeds.json`) give the
 categories no public set labels their positives and hard negatives.
 """
 
