@@ -20,13 +20,19 @@ from gova.streams import CONTENT_SCORED, CONTENT_TEXT
 log = logging.getLogger(__name__)
 
 _classifier: Classifier[str] | None = None
+#: English and, for the multilingual heads, Spanish.
+WARM_UP = ["warming up the text model", "calentando el modelo de texto antes de empezar"]
 
 
 def classifier() -> Classifier[str]:
     global _classifier
     if _classifier is None:
-        _classifier = load_text_classifier()
-        log.info("text classifier loaded: %s", _classifier.name)
+        model = load_text_classifier()
+        # A first call builds what loads lazily (vocabularies, the encoders' sessions: ~3 s on
+        # 2 cores), so that /gova/ready/ means ready and the first items do not wait for it.
+        model.classify(WARM_UP)
+        _classifier = model
+        log.info("text classifier loaded: %s", model.name)
     return _classifier
 
 

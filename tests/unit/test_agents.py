@@ -115,6 +115,16 @@ async def test_classifier_scores_a_batch_and_fills_the_cache(stack, sent, redis)
     assert cached == [toxic.scores, None]
 
 
+def test_a_loaded_classifier_has_built_its_views(monkeypatch):
+    # /gova/ready/ waits for classifier(): after it, no item should pay for lazy loading.
+    from gova.agents import text_classifier
+
+    monkeypatch.setattr(text_classifier, "_classifier", None)
+    model = text_classifier.classifier()
+    assert text_classifier.classifier_loaded()
+    assert {"features", "multilingual_encoder"} <= set(vars(model))
+
+
 async def test_classifier_reuses_cached_scores_for_identical_text(stack, sent, redis):
     from gova.agents.text_classifier import classifier, classify_text
 
