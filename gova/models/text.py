@@ -284,7 +284,6 @@ class TextModel:
         return E5Encoder()
 
     def logits(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-
         feats = self.features
         dense = feats.dense(folded, embeddings)
         raw = feats.lexical(folded) @ self._lexical_w + dense @ self._dense_w + self._bias
