@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.escalation [--data ../shared/data/eval] [--band 0.35,0.85]
 
-Scores every row's text with the text classifier (normalised as the pipeline does) and
+Scores every row's text with the text classifier (folded by the model, as in the pipeline) and
 counts the rows whose highest score falls in the review band: those are the reviewer's
 load and cost. Also reports how many the policy would flag outright and allow.
 """
@@ -14,16 +14,16 @@ import gzip
 import json
 from pathlib import Path
 
+from gova.core.policy import flagged, needs_review
 from gova.models import load_text_classifier
 from gova.models.text import deployment_thresholds
-from gova.normalise import normalise_text
 from gova.schemas import Policy
 from gova.settings import get_settings
 
 
 def rows(path: Path) -> list[str]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [normalise_text(json.loads(line)["text"]) for line in f if line.strip()]
+        return [json.loads(line)["text"] for line in f if line.strip()]
 
 
 def main() -> int:
@@ -45,14 +45,14 @@ def main() -> int:
     for path in files:
         texts = rows(path)
         scores = [s for i in range(0, len(texts), 512) for s in clf.classify(texts[i : i + 512])]
-        review = sum(policy.needs_review(s) for s in scores)
-        flagged = sum(bool(policy.flagged(s)) and not policy.needs_review(s) for s in scores)
+        review = sum(needs_review(policy, s) for s in scores)
+        flags = sum(bool(flagged(policy, s)) and not needs_review(policy, s) for s in scores)
         n = len(scores)
         total, reviewed = total + n, reviewed + review
         name = path.name.removesuffix(".jsonl.gz")
         print(
-            f"| {name} | {n} | {review / n:.1%} | {flagged / n:.1%} | "
-            f"{(n - review - flagged) / n:.1%} |"
+            f"| {name} | {n} | {review / n:.1%} | {flags / n:.1%} | "
+            f"{(n - review - flags) / n:.1%} |"
         )
     print(f"| all | {total} | {reviewed / total:.1%} | | |")
     return 0

@@ -124,7 +124,7 @@ async def collect(dsn: str, tenant: str, run: str, expected: int, timeout: float
         while True:
             rows = await conn.fetch(
                 "SELECT received_at, stored_at FROM moderation_results"
-                " WHERE tenant_id = $1 AND content_id LIKE $2 || '-%' AND stage = 'decide'",
+                " WHERE tenant_id = $1 AND content_id LIKE $2 || '-%'",
                 tenant,
                 run,
             )

@@ -77,7 +77,7 @@ async def evaluators(dsn: str, tenant: str, run: str) -> list[str]:
     try:
         rows = await conn.fetch(
             "SELECT DISTINCT verdict->>'model' AS model FROM moderation_results"
-            " WHERE tenant_id = $1 AND content_id LIKE $2 || '-%' AND stage = 'decide'",
+            " WHERE tenant_id = $1 AND content_id LIKE $2 || '-%'",
             tenant,
             run,
         )

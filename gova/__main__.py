@@ -1,3 +1,3 @@
-from gova.pipeline import main
+from gova.cli import main
 
 raise SystemExit(main())

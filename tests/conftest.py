@@ -71,11 +71,18 @@ def stack(settings):
 
 @pytest.fixture(scope="session")
 async def pool(stack):
-    from gova import db
+    from gova.storage.postgres import create_pool
 
-    p = await db.create_pool(stack.settings.database())
+    p = await create_pool(stack.settings.database())
     yield p
     await p.close()
+
+
+@pytest.fixture(scope="session")
+def storage(pool):
+    from gova.storage import PostgresStorage
+
+    return PostgresStorage(pool)
 
 
 @pytest.fixture(scope="session")
@@ -89,11 +96,9 @@ async def redis(stack):
 
 async def new_tenant(pool, tenant_id: str) -> dict:
     """A tenant with an API key: {"id", "key"}."""
-    from gova import db
+    from gova.storage import PostgresStorage
 
-    async with pool.acquire() as conn:
-        await db.ensure_tenant(conn, tenant_id)
-        key = await db.create_api_key(conn, tenant_id, "tests")
+    key = await PostgresStorage(pool).tenants.create_key(tenant_id, "tests")
     return {"id": tenant_id, "key": key}
 
 

@@ -12,10 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gova import __version__, cache, db
+from gova import __version__, cache
 from gova.api import compat_openai, compat_perspective, moderate, policy, review
 from gova.api.state import ApiState, VerdictWaiters
 from gova.settings import Settings, get_settings
+from gova.storage import UNAVAILABLE, PostgresStorage
 
 log = logging.getLogger("gova.api")
 
@@ -85,20 +86,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = await db.create_pool(settings.database())
+        storage = await PostgresStorage.connect(settings.database())
         redis = cache.connect(settings.redis())
         producer = AIOKafkaProducer(bootstrap_servers=settings.broker(), linger_ms=2)
         await producer.start()
         waiters = VerdictWaiters(redis)
         await waiters.start()
-        app.state.gova = ApiState(settings, pool, redis, producer, waiters)
+        app.state.gova = ApiState(settings, storage, redis, producer, waiters)
         try:
             yield
         finally:
             await waiters.stop()
             await producer.stop()
             await redis.aclose()
-            await pool.close()
+            await storage.close()
 
     app = FastAPI(
         title="Gova",
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": "database unavailable; retry shortly"}, status_code=503)
 
-    for unavailable in db.UNAVAILABLE:
+    for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_away)
 
     @app.exception_handler(Exception)

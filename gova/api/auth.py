@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request, status
 
-from gova import db
 from gova.api.state import ApiState, get_state
 from gova.schemas import Policy
+from gova.storage.postgres import hash_key
 
 CACHE_TTL_S = 30.0
 _cache: dict[bytes, tuple[float, Tenant | None]] = {}
@@ -34,16 +34,12 @@ async def current_tenant(request: Request, state: ApiState = Depends(get_state))
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise _unauthorised("missing API key: send 'Authorization: Bearer <key>'")
-    digest = db.hash_key(key.strip())
+    digest = hash_key(key.strip())
     now = time.monotonic()
     hit = _cache.get(digest)
     if hit is None or hit[0] < now:
-        row = await db.tenant_for_key(state.pool, key.strip())
-        tenant = (
-            Tenant(row["id"], row["name"], row["tier"], Policy.model_validate(row["policy"]))
-            if row
-            else None
-        )
+        row = await state.storage.tenants.for_key(key.strip())
+        tenant = Tenant(row.id, row.name, row.tier, row.policy) if row else None
         hit = (now + CACHE_TTL_S, tenant)
         _cache[digest] = hit
     if hit[1] is None:

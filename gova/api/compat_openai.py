@@ -24,13 +24,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from gova import db
 from gova.api import text_scoring
 from gova.api.auth import Tenant, current_tenant
 from gova.api.policy import effective
 from gova.api.ratelimit import charge
 from gova.api.state import ApiState, get_state
+from gova.core.policy import flagged
 from gova.models.text import OPENAI_CATEGORIES
+from gova.storage import UNAVAILABLE
 
 MAX_INPUTS = 100
 IMAGES_UNSUPPORTED = "images are not supported by this endpoint yet"
@@ -75,7 +76,7 @@ def enveloped(render: Render) -> type[APIRoute]:
                 except HTTPException as exc:
                     detail = str(exc.detail)
                     return render(exc.status_code, detail, _param(detail), exc.headers)
-                except db.UNAVAILABLE:
+                except UNAVAILABLE:
                     return render(503, "database unavailable; retry shortly", None, None)
 
             return route
@@ -171,7 +172,7 @@ async def moderations(
         per_category = {c: float(scores.get(c, 0.0)) for c in OPENAI_CATEGORIES}
         results.append(
             {
-                "flagged": bool(policy.flagged(scores)),
+                "flagged": bool(flagged(policy, scores)),
                 "categories": {
                     c: c in policy.thresholds and s >= policy.thresholds[c]
                     for c, s in per_category.items()

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gova import cache, db
+from gova import cache
 from gova.api.auth import Tenant, current_tenant
 from gova.api.policy import effective
 from gova.api.review import context_dependent
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent, Submission
+from gova.storage import UNAVAILABLE
 from gova.streams import CONTENT_RAW
 
 log = logging.getLogger(__name__)
@@ -119,16 +120,16 @@ async def _await_verdicts(
 
 async def _outcome(state: ApiState, tenant_id: str, content_id: str) -> dict | None:
     """The stored verdict, else the failure if the item was dead-lettered, else None."""
-    if stored := await db.get_verdict(state.pool, tenant_id, content_id):
+    if stored := await state.storage.verdicts.get(tenant_id, content_id):
         return stored
-    return await db.get_failure(state.pool, tenant_id, content_id)
+    return await state.storage.dead_letters.failure(tenant_id, content_id)
 
 
 async def _outcome_or_none(state: ApiState, tenant_id: str, content_id: str) -> dict | None:
     """As `_outcome`, but a database outage reads as "not yet" while a caller waits."""
     try:
         return await _outcome(state, tenant_id, content_id)
-    except db.UNAVAILABLE:
+    except UNAVAILABLE:
         return None
 
 
@@ -137,8 +138,8 @@ async def _stored_or_none(state: ApiState, tenant_id: str, ids: list[str]) -> di
     accepted then (the broker keeps them, the worker stores them once it is back), and
     idempotent writes keep a duplicate from ever making a second row."""
     try:
-        return await db.get_verdicts(state.pool, tenant_id, ids)
-    except db.UNAVAILABLE as exc:
+        return await state.storage.verdicts.get_many(tenant_id, ids)
+    except UNAVAILABLE as exc:
         log.warning("duplicate check skipped, database unavailable: %s", exc)
         return {}
 

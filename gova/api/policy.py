@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from gova import db
 from gova.api.auth import Tenant, current_tenant, forget_tenant
 from gova.api.state import ApiState, get_state
 from gova.models.text import ALL_TEXT_CATEGORIES as TEXT_CATEGORIES
@@ -45,6 +44,6 @@ async def put_policy(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
             f"body.thresholds: unknown categories {unknown}; known: {list(TEXT_CATEGORIES)}",
         )
-    await db.set_policy(state.pool, tenant.id, policy.model_dump())
+    await state.storage.tenants.set_policy(tenant.id, policy)
     forget_tenant(tenant.id)
     return _view(policy, state)

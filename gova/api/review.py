@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field, HttpUrl
 
-from gova import db, secrets
+from gova import secrets
 from gova.api.auth import Tenant, current_tenant
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent
@@ -38,7 +38,7 @@ async def context_dependent(state: ApiState, tenant_id: str, event: ContentEvent
     now = time.monotonic()
     hit = _context_dependent.get((tenant_id, name))
     if hit is None or hit[0] < now:
-        config = await db.get_moderator(state.pool, tenant_id, name) or {}
+        config = await state.storage.review.get_moderator(tenant_id, name) or {}
         hit = (now + CONFIG_TTL_S, bool(config.get("context_dependent")))
         _context_dependent[(tenant_id, name)] = hit
     return hit[1]
@@ -58,7 +58,7 @@ async def put_moderator(
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),
 ) -> dict:
-    await db.upsert_moderator(state.pool, tenant.id, name, config.model_dump())
+    await state.storage.review.set_moderator(tenant.id, name, config.model_dump())
     _context_dependent.pop((tenant.id, name), None)
     return {"name": name, **config.model_dump()}
 
@@ -69,7 +69,7 @@ async def get_moderator(
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),
 ) -> dict:
-    config = await db.get_moderator(state.pool, tenant.id, name)
+    config = await state.storage.review.get_moderator(tenant.id, name)
     if config is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no moderator {name!r} for this tenant")
     return {"name": name, **config}
@@ -92,7 +92,7 @@ async def put_llm(
             stored["api_key"] = secrets.encrypt(state.settings.secret_key, llm.api_key)
         except secrets.SecretsUnavailable as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    await db.set_tenant_llm(state.pool, tenant.id, stored)
+    await state.storage.review.set_llm(tenant.id, stored)
     return _public_llm(stored)
 
 
@@ -100,7 +100,7 @@ async def put_llm(
 async def get_llm(
     tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
 ) -> dict:
-    return _public_llm(await db.get_tenant_llm(state.pool, tenant.id))
+    return _public_llm(await state.storage.review.get_llm(tenant.id))
 
 
 def _public_llm(stored: dict) -> dict:
@@ -116,6 +116,6 @@ async def get_usage(
     tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
 ) -> dict:
     return {
-        "tokens_this_month": await db.month_tokens(state.pool, tenant.id),
-        "by_moderator": await db.usage(state.pool, tenant.id),
+        "tokens_this_month": await state.storage.review.month_tokens(tenant.id),
+        "by_moderator": await state.storage.review.usage(tenant.id),
     }

@@ -8,12 +8,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 from fastapi import Request
 
 from gova import cache
 from gova.settings import Settings
+from gova.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class VerdictWaiters:
 @dataclass
 class ApiState:
     settings: Settings
-    pool: asyncpg.Pool
+    storage: Storage
     redis: object
     producer: AIOKafkaProducer
     waiters: VerdictWaiters

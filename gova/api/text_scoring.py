@@ -13,7 +13,6 @@ from fastapi import HTTPException, status
 
 from gova.models.base import Classifier, MissingModelError
 from gova.models.text import load_text_classifier
-from gova.normalise import normalise_text
 
 _model: Classifier[str] | None = None
 _loading = asyncio.Lock()
@@ -33,8 +32,8 @@ async def classifier() -> Classifier[str]:
 
 
 async def score(texts: Sequence[str]) -> list[dict[str, float]]:
-    """Scores per text, in order, normalised first as the pipeline does."""
+    """Scores per text, in order (the model folds each text as the pipeline does)."""
     model = await classifier()
     if not texts:
         return []
-    return await asyncio.to_thread(model.classify, [normalise_text(t) for t in texts])
+    return await asyncio.to_thread(model.classify, list(texts))

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from gova.schemas.pipeline import Language
 
 UNDETERMINED = "und"
 # Languages with labelled training data whose toxicity ranks at AUPRC >= 0.9 on the written
@@ -42,14 +43,9 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\S+|@\w+|[#\d_]+")
 _SPACES = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class Language:
-    code: str  # ISO 639-1, e.g. "en", "pt"; "und" when there is too little text to tell
-    confidence: float  # normalised probability in [0, 1]
-    well_covered: bool  # code in WELL_COVERED (and confidence >= MIN_CONFIDENCE)
-
-
-_UNDETERMINED = Language(UNDETERMINED, 0.0, False)
+# code: ISO 639-1 ("en", "pt"), "und" when there is too little text to tell; confidence: the
+# normalised probability; well_covered: code in WELL_COVERED at confidence >= MIN_CONFIDENCE.
+_UNDETERMINED = Language(code=UNDETERMINED, confidence=0.0, well_covered=False)
 
 
 def _clean(text: str) -> str:
@@ -65,7 +61,8 @@ def detect_language(text: str) -> Language:
         return _UNDETERMINED
     code, confidence = _IDENTIFIER.classify(cleaned)
     confidence = min(max(float(confidence), 0.0), 1.0)
-    return Language(code, confidence, code in WELL_COVERED and confidence >= MIN_CONFIDENCE)
+    well_covered = code in WELL_COVERED and confidence >= MIN_CONFIDENCE
+    return Language(code=code, confidence=confidence, well_covered=well_covered)
 
 
 def detect_languages(texts: Sequence[str]) -> list[Language]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,9 +81,19 @@ def build_messages(inp: ReviewInput) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+class CircuitOpen(Exception):
+    """The breaker is open: the endpoint failed repeatedly and is not called for a while."""
+
+
 class CircuitBreaker:
-    """Closed → open after `failures` consecutive errors; after `reset_s` one probe may pass
-    (half-open): its success closes the breaker, its failure opens it again."""
+    """Closed → open after `failures` consecutive outages; after `reset_s` one probe may pass
+    (half-open): its success closes the breaker, its failure opens it again.
+
+    Written here rather than taken from a library (aiobreaker, purgatory) because a call has
+    three endings, not two: an outage counts against the endpoint, an invalid answer proves
+    it is up, and a cancelled call proves nothing. `guard` settles every one of them, so a
+    cancelled probe never leaves the breaker stuck half-open.
+    """
 
     def __init__(self, failures: int, reset_s: float, clock: Any = time.monotonic) -> None:
         self.failures, self.reset_s, self.clock = failures, reset_s, clock
@@ -111,6 +123,27 @@ class CircuitBreaker:
         self.consecutive += 1
         if self.probing or self.consecutive >= self.failures:
             self.opened_at, self.probing = self.clock(), False
+
+    @contextmanager
+    def guard(self, is_outage: Callable[[BaseException], bool]) -> Iterator[None]:
+        """One call through the breaker: raises `CircuitOpen` when it may not pass; an error
+        `is_outage` names counts as a failure, any other ending as a success, except a
+        cancellation, which only frees the probe slot."""
+        if not self.allow():
+            raise CircuitOpen(f"circuit open after {self.consecutive} consecutive failures")
+        try:
+            yield
+        except Exception as exc:
+            if is_outage(exc):
+                self.failure()
+            else:  # the server answered, just not validly: it is up
+                self.success()
+            raise
+        except BaseException:  # cancelled (or the process stopping): nothing was learnt
+            self.probing = False
+            raise
+        else:
+            self.success()
 
 
 @dataclass

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from gova.models.base import Classifier, MissingModelError
+from gova.schemas.pipeline import Language
 
 #: OpenAI's moderation taxonomy (the order its API lists them in).
 OPENAI_CATEGORIES = (
@@ -101,11 +102,10 @@ PORTUGUESE = ("pt", "gl")
 MAIN_LANGUAGES = ("en", *PORTUGUESE)
 
 
-def routes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(is Portuguese, goes to the multilingual heads) per (folded) text."""
-    from gova.models.language import MIN_CONFIDENCE, UNDETERMINED, detect_languages
+def routes(languages: Sequence[Language]) -> tuple[np.ndarray, np.ndarray]:
+    """(is Portuguese, goes to the multilingual heads) per (folded) text's language."""
+    from gova.models.language import MIN_CONFIDENCE, UNDETERMINED
 
-    languages = detect_languages(texts)
     portuguese = np.array([lang.code in PORTUGUESE for lang in languages], float)
     other = np.array(
         [
@@ -119,7 +119,9 @@ def routes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def is_portuguese(texts: Sequence[str]) -> np.ndarray:
     """1.0 where a (folded) text reads as Portuguese, 0.0 elsewhere."""
-    return routes(texts)[0]
+    from gova.models.language import detect_languages
+
+    return routes(detect_languages(texts))[0]
 
 
 def calibrator_inputs(
@@ -283,14 +285,25 @@ class TextModel:
 
         return E5Encoder()
 
-    def logits(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+    def logits(
+        self,
+        folded: Sequence[str],
+        embeddings: np.ndarray | None = None,
+        languages: Sequence[Language] | None = None,
+    ) -> np.ndarray:
+        """Calibrated logits per head; `languages` (detected on the folded texts) when the
+        caller has them already, so each text is detected once."""
+        if languages is None:
+            from gova.models.language import detect_languages
+
+            languages = detect_languages(folded)
         feats = self.features
         dense = feats.dense(folded, embeddings)
         raw = feats.lexical(folded) @ self._lexical_w + dense @ self._dense_w + self._bias
         heads = len(self._heads)
         expert = np.zeros((len(folded), heads), dtype=np.float32)
         expert[:, self._experts] = raw[:, heads:]
-        portuguese, other = routes(folded)
+        portuguese, other = routes(languages)
         inputs = calibrator_inputs(raw[:, :heads], dense[:, -1], portuguese, expert)
         out = (inputs * self._calibration[:-1].T).sum(axis=-1) + self._calibration[-1]
         if other.any():
@@ -301,9 +314,14 @@ class TextModel:
             out[other] = (out[other] + vectors @ self._multilingual_w + self._multilingual_b) / 2
         return out
 
-    def scores(self, folded: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+    def scores(
+        self,
+        folded: Sequence[str],
+        embeddings: np.ndarray | None = None,
+        languages: Sequence[Language] | None = None,
+    ) -> np.ndarray:
         """(n, len(ALL_TEXT_CATEGORIES)) probabilities for already-folded texts."""
-        probs = _sigmoid(self.logits(folded, embeddings))
+        probs = _sigmoid(self.logits(folded, embeddings, languages))
         out = np.zeros((len(folded), len(ALL_TEXT_CATEGORIES)), dtype=np.float32)
         index = {c: i for i, c in enumerate(ALL_TEXT_CATEGORIES)}
         for j, head in enumerate(self._heads):
@@ -315,15 +333,24 @@ class TextModel:
         return out
 
     def classify(self, batch: Sequence[str]) -> list[dict[str, float]]:
-        if not batch:
-            return []
         from gova.models.evasion import fold
 
-        table = self.scores([fold(t) for t in batch])
-        return [
+        return self.analyse([fold(t) for t in batch])[0]
+
+    def analyse(self, folded: Sequence[str]) -> tuple[list[dict[str, float]], list[Language]]:
+        """Scores and the detected language per already-folded text (`evasion.fold`, as the
+        pipeline's ingest stage folds): what the text stage attaches to an item."""
+        if not folded:
+            return [], []
+        from gova.models.language import detect_languages
+
+        languages = detect_languages(folded)
+        table = self.scores(folded, languages=languages)
+        scores = [
             {c: round(float(s), 6) for c, s in zip(ALL_TEXT_CATEGORIES, row, strict=True)}
             for row in table
         ]
+        return scores, languages
 
 
 def model_dir(settings=None) -> Path:

@@ -31,34 +31,16 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-async def run_migrations(dsn: str) -> list[str]:
-    import asyncpg
-
-    from gova import db
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await db.migrate(conn)
-    finally:
-        await conn.close()
-
-
 async def create_key(dsn: str, tenant: str, label: str = "", *, rotate: bool = False) -> str:
     """Create a tenant's API key (and the tenant if new); `rotate` revokes its older keys
     with the same label first."""
-    import asyncpg
+    from gova.storage import PostgresStorage
 
-    from gova import db
-
-    conn = await asyncpg.connect(dsn)
+    storage = await PostgresStorage.connect(dsn, max_size=1)
     try:
-        async with conn.transaction():
-            await db.ensure_tenant(conn, tenant)
-            if rotate:
-                await db.revoke_api_keys(conn, tenant, label)
-            return await db.create_api_key(conn, tenant, label)
+        return await storage.tenants.create_key(tenant, label, rotate=rotate)
     finally:
-        await conn.close()
+        await storage.close()
 
 
 class Stack:
@@ -126,6 +108,7 @@ class Stack:
             )
 
     def prepare(self) -> None:
+        from gova.storage.migrations import run_migrations
         from gova.streams import ensure_topics
 
         applied = asyncio.run(run_migrations(self.settings.database()))
@@ -134,7 +117,7 @@ class Stack:
         created = asyncio.run(ensure_topics(s.broker()))
         say(f"topics created: {', '.join(created) or 'none (all exist)'}")
         if created:  # a new (or wiped) broker: give the worker its authors' history back
-            from gova.tables.rehydrate import rehydrate_behaviour
+            from gova.worker.rehydrate import rehydrate_behaviour
 
             n = asyncio.run(rehydrate_behaviour(s.database(), s.broker(), s.app_id, s.partitions))
             if n:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from gova.core.keys import author_key, review_key
 from gova.schemas.content import ContentEvent, ContentType
 from gova.schemas.policy import Policy
 from gova.schemas.review import Review
@@ -29,11 +30,13 @@ class Submission(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.tenant_id}:{self.event.user_id}"
+        return author_key(self.tenant_id, self.event.user_id)
 
 
 class Language(BaseModel):
     """The text's detected language, and whether the text model is measured to work in it."""
+
+    model_config = ConfigDict(frozen=True)
 
     code: str
     confidence: float
@@ -41,7 +44,7 @@ class Language(BaseModel):
 
 
 class Item(Submission):
-    """content.text → content.scored → content.review: normalised text, the classifier's
+    """content.text → content.scored → content.review: the folded text, the classifier's
     scores, then (for review) the author's behaviour as decide saw it."""
 
     text: str
@@ -57,9 +60,9 @@ class Item(Submission):
         return self.event.metadata.channel_id
 
     @property
-    def channel_key(self) -> str:
+    def review_key(self) -> str:
         """content.review's key: a channel's items share a partition with its context."""
-        return f"{self.tenant_id}:{self.channel_id or 'author:' + self.event.user_id}"
+        return review_key(self.tenant_id, self.channel_id, self.event.user_id)
 
     @property
     def moderator(self) -> str:
@@ -88,7 +91,15 @@ class Verdict(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.tenant_id}:{self.author_id}"
+        return author_key(self.tenant_id, self.author_id)
+
+    @property
+    def decided_by(self) -> str:
+        """The stage that reached this verdict: ingest (rate limited), review (reviewed or
+        skipped), else decide."""
+        if self.decision == "rate_limited":
+            return "ingest"
+        return "review" if self.review is not None else "decide"
 
     @computed_field
     @property

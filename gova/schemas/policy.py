@@ -1,4 +1,5 @@
-"""A tenant's moderation policy: per-category thresholds over classifier scores."""
+"""A tenant's moderation policy: per-category thresholds over classifier scores (applied by
+`gova.core.policy`)."""
 
 from __future__ import annotations
 
@@ -32,17 +33,4 @@ class Policy(BaseModel):
         return Policy(
             thresholds={**defaults, **self.thresholds},
             review_band=self.review_band or review_band,
-        )
-
-    def needs_review(self, scores: dict[str, float]) -> bool:
-        """Uncertain: the highest score lies in the review band (`0,1` reviews everything)."""
-        if self.review_band is None:
-            return False
-        low, high = self.review_band
-        top = max(scores.values(), default=0.0)
-        return low <= top < high or (high >= 1.0 and top >= low)
-
-    def flagged(self, scores: dict[str, float]) -> list[str]:
-        return sorted(
-            c for c, s in scores.items() if c in self.thresholds and s >= self.thresholds[c]
         )

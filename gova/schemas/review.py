@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gova.core.keys import author_key, channel_key
+
 ActionType = Literal["REPLY", "DELETE", "TIMEOUT", "KICK", "BAN", "WARN", "NONE"]
 
 
@@ -42,6 +44,10 @@ class ChannelMessage(BaseModel):
     text: str
     at: float
 
+    @property
+    def key(self) -> str:
+        return channel_key(self.tenant_id, self.channel_id)
+
 
 class AuthorSeverity(BaseModel):
     """authors.severity: what a reviewed item adds to its author's behaviour score."""
@@ -51,6 +57,10 @@ class AuthorSeverity(BaseModel):
     content_id: str
     severity: float = Field(ge=0.0, le=1.0)
     at: float
+
+    @property
+    def key(self) -> str:
+        return author_key(self.tenant_id, self.author_id)
 
 
 class Review(BaseModel):

@@ -132,13 +132,13 @@ def test_apikey_create_prints_a_working_key(stack):
     assert key not in proc.stderr
     import asyncio
 
-    from gova import db
+    from gova.storage import PostgresStorage
 
     async def lookup():
-        pool = await db.create_pool(stack.settings.database())
+        storage = await PostgresStorage.connect(stack.settings.database(), max_size=1)
         try:
-            return await db.tenant_for_key(pool, key)
+            return await storage.tenants.for_key(key)
         finally:
-            await pool.close()
+            await storage.close()
 
-    assert asyncio.run(lookup())["id"] == "initech"
+    assert asyncio.run(lookup()).id == "initech"

@@ -16,7 +16,7 @@ from gova.schemas import ContentEvent, Policy, Submission
 
 @pytest.fixture()
 def sent(monkeypatch):
-    from gova.pipeline import topics
+    from gova.worker.topics import topics
 
     out: list[tuple[str, str, bytes]] = []
     for name, topic in topics.items():

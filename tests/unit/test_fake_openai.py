@@ -65,6 +65,25 @@ async def structured(
         yield instructor.from_openai(raw, mode=mode)
 
 
+async def wait_until_served(
+    fake: FakeOpenAI, request: asyncio.Task, timeout_s: float = 5.0
+) -> None:
+    """Poll until the fake has recorded a request; fail (not hang) if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while not fake.requests:
+        if request.done():
+            error = None if request.cancelled() else request.exception()
+            raise AssertionError(
+                f"the request ended before the fake recorded it ({error!r}): "
+                f"requests={fake.requests!r}"
+            ) from error
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the fake recorded no request within {timeout_s}s: requests={fake.requests!r}"
+            )
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_answer_follows_the_prompt(fake: FakeOpenAI, mode: instructor.Mode) -> None:
     fake.responder = rule7_responder
@@ -150,10 +169,9 @@ async def test_slow_answer_does_not_block_other_requests(fake: FakeOpenAI) -> No
     async with httpx.AsyncClient(base_url=fake.base_url, timeout=1.0) as http:
         body = {"model": "fake-model", "messages": MESSAGES}
         slow = asyncio.create_task(http.post("/chat/completions", json=body, timeout=10))
-        while not fake.requests:  # wait until the slow request is being served
-            await asyncio.sleep(0.01)
+        await wait_until_served(fake, slow)
         assert (await http.get("/models")).json()["data"][0]["id"] == "fake-model"
         assert not slow.done()
         slow.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await slow
+            await asyncio.wait_for(slow, 5)  # raises TimeoutError if the cancel never lands

@@ -4,10 +4,12 @@ that loads and comes out the same twice."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 from scipy import sparse
 
+import gova.training.text as training_text
 from gova.models.text import ALL_TEXT_CATEGORIES, TextModel
 from gova.training.text import _fit, train
 
@@ -43,13 +45,28 @@ def test_graded_targets_pull_weights_toward_the_annotators():
     assert hard[1] < graded[1] < 0 < graded[0]
 
 
-def test_training_writes_a_portuguese_expert_and_is_reproducible(tmp_path):
+class _FrozenClock(datetime):
+    """The training code's clock, stopped: two runs straddling UTC midnight get one date."""
+
+    NOW = datetime(2024, 1, 2, 23, 59, 59, tzinfo=UTC)
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls.NOW.astimezone(tz) if tz is not None else cls.NOW.replace(tzinfo=None)
+
+
+def test_training_writes_a_portuguese_expert_and_is_reproducible(tmp_path, monkeypatch):
+    # The version is the training date (UTC) + a hash of data and weights: pin the date.
+    monkeypatch.setattr(training_text, "datetime", _FrozenClock)
     # Named like ToLD-Br, whose three annotators' votes become graded targets.
     data = tmp_path / "toldbr_like.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in _rows()) + "\n")
     first = train([data], tmp_path / "a", seeds=False)
     second = train([data], tmp_path / "b", seeds=False)
+    assert first["version"].startswith("20240102-")  # the pinned clock is the one read
     assert first["version"] == second["version"]
+    assert first["created"] == second["created"] == "2024-01-02T23:59:59+00:00"
+    assert first == second  # the whole of model.json
     assert first["pt_experts"] == ["toxicity"]
 
     model = TextModel(tmp_path / "a")

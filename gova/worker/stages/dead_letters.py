@@ -1,4 +1,4 @@
-"""gova.deadletter → PostgreSQL, and tell anyone waiting on that content that it failed.
+"""gova.deadletter → storage, and tell anyone waiting on that content that it failed.
 
 The last stop: an error here is logged, never sent anywhere further.
 """
@@ -8,20 +8,22 @@ from __future__ import annotations
 import json
 import logging
 
-from gova import cache, db
-from gova.agents.base import resources, with_db
-from gova.pipeline import app, topics
+from gova import cache
 from gova.schemas import DeadLetter
 from gova.streams import DEAD_LETTER
+from gova.worker.app import app
+from gova.worker.resources import resources
+from gova.worker.stages.plumbing import with_storage
+from gova.worker.topics import topics
 
 log = logging.getLogger(__name__)
 
 
 async def record(letters: list[DeadLetter]) -> None:
-    await with_db(lambda pool: db.store_dead_letters(pool, letters))
+    await with_storage(lambda storage: storage.dead_letters.store(letters))
     failures = [f for f in (d.failure() for d in letters) if f is not None]
     await cache.publish_verdicts(
-        await resources.redis(),
+        resources.redis(),
         [(f["tenant_id"], f["content_id"], json.dumps(f).encode()) for f in failures],
     )
 

@@ -1,4 +1,5 @@
-"""What every stage shares: sending records, dead-lettering, and the worker's connections."""
+"""What every stage shares: applying the engine's effects, dead-lettering, reading events,
+and waiting out a database outage."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from gova import db
-from gova.pipeline import settings, topics
+from gova.core.effects import Effect, Emit, Outcome, Put
 from gova.schemas import DeadLetter
+from gova.storage import UNAVAILABLE, PostgresStorage
 from gova.streams import DEAD_LETTER, TopicSpec
+from gova.worker.resources import resources
+from gova.worker.tables import tables
+from gova.worker.topics import topics
 
-log = logging.getLogger("gova.agents")
+log = logging.getLogger("gova.worker")
 
 MAX_DEAD_PAYLOAD = 100_000
 T = TypeVar("T")
@@ -26,6 +30,23 @@ async def emit(spec: TopicSpec, key: str, record: BaseModel) -> None:
     await topics[spec.name].send(
         key=key.encode(), value=record.model_dump_json(by_alias=True).encode()
     )
+
+
+async def apply(effects: list[Effect]) -> None:
+    """Carry out a decision's effects, in order."""
+    for effect in effects:
+        if isinstance(effect, Put):
+            tables[effect.table][effect.key] = effect.value
+        elif isinstance(effect, Emit):
+            await emit(effect.topic, effect.key, effect.record)
+        else:  # pragma: no cover - a new effect type without its adapter
+            raise TypeError(f"no adapter applies {type(effect).__name__}")
+
+
+async def applied(outcome: Outcome) -> Any:
+    """Apply an outcome's effects; its result, for the agent to yield."""
+    await apply(outcome.effects)
+    return outcome.result
 
 
 async def dead_letter(stage: str, event: Any, exc: BaseException) -> DeadLetter:
@@ -75,39 +96,14 @@ async def parse_batch(
     return parsed, dead
 
 
-class Resources:
-    """Connections the worker opens once, on first use."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._redis: Any = None
-        self._pool: Any = None
-
-    async def redis(self) -> Any:
-        if self._redis is None:
-            from gova import cache
-
-            self._redis = cache.connect(settings.redis())
-        return self._redis
-
-    async def pool(self) -> Any:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await db.create_pool(settings.database())
-        return self._pool
-
-
-resources = Resources()
-
-
-async def with_db(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(pool)`, waiting out a database outage with backoff; other errors raise
+async def with_storage(work: Callable[[PostgresStorage], Awaitable[T]]) -> T:
+    """Run `work(storage)`, waiting out a database outage with backoff; other errors raise
     (a bad row is the caller's to dead-letter)."""
     delay = 0.5
     while True:
         try:
-            return await work(await resources.pool())
-        except db.UNAVAILABLE as exc:
+            return await work(await resources.storage())
+        except UNAVAILABLE as exc:
             log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

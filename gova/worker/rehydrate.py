@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
+from gova.core.decide import BEHAVIOUR
+from gova.core.keys import author_key
+from gova.storage import PostgresStorage
 from gova.streams import TopicSpec, ensure_topics
-
-BEHAVIOUR_TABLE = "behaviour"
 
 
 def changelog_spec(app_id: str, partitions: int) -> TopicSpec:
     # Faust names a table's changelog `<app id>-<table>-changelog` and compacts it.
     return TopicSpec(
-        f"{app_id}-{BEHAVIOUR_TABLE}-changelog",
+        f"{app_id}-{BEHAVIOUR}-changelog",
         retention_ms=-1,
         compacted=True,
         partitions=partitions,
@@ -36,14 +36,11 @@ def partition_for(key: str, partitions: int) -> int:
 
 async def rehydrate_behaviour(dsn: str, bootstrap: str, app_id: str, partitions: int) -> int:
     """Write every known author's behaviour into an empty changelog; return how many."""
-    conn = await asyncpg.connect(dsn)
+    storage = await PostgresStorage.connect(dsn, max_size=1)
     try:
-        rows = await conn.fetch(
-            "SELECT tenant_id, user_id, behavior_score, strikes, last_seen_at FROM users"
-            " WHERE strikes > 0 OR behavior_score > 0"
-        )
+        rows = await storage.behaviour.authors_with_history()
     finally:
-        await conn.close()
+        await storage.close()
     if not rows:
         return 0
     spec = changelog_spec(app_id, partitions)
@@ -52,12 +49,8 @@ async def rehydrate_behaviour(dsn: str, bootstrap: str, app_id: str, partitions:
     await producer.start()
     try:
         for r in rows:
-            key = f"{r['tenant_id']}:{r['user_id']}"
-            value = {
-                "score": r["behavior_score"],
-                "strikes": r["strikes"],
-                "at": r["last_seen_at"].timestamp(),
-            }
+            key = author_key(r.tenant_id, r.author_id)
+            value = {"score": r.score, "strikes": r.strikes, "at": r.last_seen_at.timestamp()}
             await producer.send(
                 spec.name,
                 key=json.dumps(key).encode(),

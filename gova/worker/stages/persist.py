@@ -1,18 +1,20 @@
-"""moderation.results → PostgreSQL (idempotent on content id + stage) → wake waiting callers."""
+"""moderation.results → storage (idempotent on tenant and content id) → wake waiting callers."""
 
 from __future__ import annotations
 
 import json
 
-from gova import cache, db
-from gova.agents.base import dead_letter, parse_batch, resources, with_db
-from gova.pipeline import app, settings, topics
+from gova import cache
 from gova.schemas import DeadLetter, Verdict
 from gova.streams import MODERATION_RESULTS
+from gova.worker.app import app, settings
+from gova.worker.resources import resources
+from gova.worker.stages.plumbing import dead_letter, parse_batch, with_storage
+from gova.worker.topics import topics
 
 
 async def store(verdicts: list[Verdict]) -> list[dict]:
-    return await with_db(lambda pool: db.store_verdicts(pool, verdicts))
+    return await with_storage(lambda storage: storage.verdicts.store(verdicts))
 
 
 async def persist_batch(batch: list[tuple[object, Verdict]]) -> list[dict | DeadLetter]:
@@ -29,7 +31,7 @@ async def persist_batch(batch: list[tuple[object, Verdict]]) -> list[dict | Dead
                 outcomes.append(await dead_letter("persist", event, exc))
     stored = [o for o in outcomes if isinstance(o, dict)]
     await cache.publish_verdicts(
-        await resources.redis(),
+        resources.redis(),
         [(s["tenant_id"], s["content_id"], json.dumps(s).encode()) for s in stored],
     )
     return outcomes

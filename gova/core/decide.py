@@ -1,0 +1,82 @@
+"""Deciding a scored item: the policy's verdict, or the reviewer for the uncertain band; and
+what each outcome does to the author's behaviour (severity → behaviour, one rule)."""
+
+from __future__ import annotations
+
+from gova.core import verdicts
+from gova.core.behaviour import BehaviourState, record
+from gova.core.effects import Emit, Outcome, Put
+from gova.core.keys import author_key
+from gova.core.policy import flagged, flagged_severity, needs_review
+from gova.schemas import Behaviour, Item, Verdict
+from gova.schemas.review import AuthorSeverity, Review
+from gova.streams import AUTHORS_SEVERITY, CONTENT_REVIEW, MODERATION_RESULTS
+
+#: The changelog table of per-author behaviour, keyed `tenant:author`.
+BEHAVIOUR = "behaviour"
+
+
+def add_severity(
+    state: BehaviourState | None, key: str, at: float, severity: float, *, half_life_s: float
+) -> tuple[Behaviour, Put]:
+    """The author's behaviour after `severity` at `at`, and the table write that keeps it."""
+    new = record(state, at, severity, half_life_s=half_life_s)
+    return Behaviour(score=new["score"], strikes=new["strikes"]), Put(BEHAVIOUR, key, new)
+
+
+def decide(item: Item, state: BehaviourState | None, *, half_life_s: float) -> Outcome:
+    """The policy's verdict for a scored item, or the item sent on for review."""
+    if item.scores is None:
+        raise ValueError("item reached decide without scores")
+    if needs_review(item.policy, item.scores):
+        # The reviewer sees the author as they were; its outcome comes back as a severity.
+        author, put = add_severity(state, item.key, item.received_at, 0.0, half_life_s=half_life_s)
+        item = item.model_copy(update={"behaviour": author})
+        return Outcome(item, [put, Emit(CONTENT_REVIEW, item.review_key, item)])
+    hits = flagged(item.policy, item.scores)
+    severity = flagged_severity(item.policy, item.scores)
+    author, put = add_severity(state, item.key, item.received_at, severity, half_life_s=half_life_s)
+    verdict = verdicts.verdict(item, verdicts.decision_for(hits), behaviour=author, flagged=hits)
+    return Outcome(verdict, [put, Emit(MODERATION_RESULTS, verdict.key, verdict)])
+
+
+def review_severity(item: Item, review: Review) -> float:
+    """What a reviewed item adds to its author's behaviour: the reviewer's severity when it
+    acted (0 when it chose no action), else the classifier's."""
+    if review.output is not None:
+        return review.output.severity_score if review.output.acts else 0.0
+    return flagged_severity(item.policy, item.scores or {})
+
+
+def conclude_review(item: Item, review: Review) -> Outcome:
+    """The verdict after a review (reviewed or skipped), and the severity it sends back to
+    the worker holding the author's behaviour (reviews run keyed by channel)."""
+    hits = flagged(item.policy, item.scores or {})
+    verdict: Verdict = verdicts.verdict(
+        item,
+        verdicts.decision_for(hits, review),
+        behaviour=item.behaviour,
+        flagged=hits,
+        review=review,
+    )
+    effects: list = []
+    if (severity := review_severity(item, review)) > 0:
+        update = AuthorSeverity(
+            tenant_id=item.tenant_id,
+            author_id=item.event.user_id,
+            content_id=item.event.id,
+            severity=severity,
+            at=item.received_at,
+        )
+        effects.append(Emit(AUTHORS_SEVERITY, update.key, update))
+    effects.append(Emit(MODERATION_RESULTS, verdict.key, verdict))
+    return Outcome(verdict, effects)
+
+
+def record_outcome(
+    update: AuthorSeverity, state: BehaviourState | None, *, half_life_s: float
+) -> Outcome:
+    """A review's severity into the author's behaviour."""
+    key = author_key(update.tenant_id, update.author_id)
+    _, put = add_severity(state, key, update.at, update.severity, half_life_s=half_life_s)
+    return Outcome(update, [put])

@@ -1,0 +1,41 @@
+"""What a decision asks the plumbing to do; the stages apply these, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from gova.streams import TopicSpec
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Send `record` (as JSON) to `topic` under `key`."""
+
+    topic: TopicSpec
+    key: str
+    record: BaseModel
+
+
+@dataclass(frozen=True)
+class Put:
+    """Set `table[key] = value` in a changelog table (read back by the same partition)."""
+
+    table: str
+    key: str
+    value: Any
+
+
+Effect = Emit | Put
+
+
+@dataclass
+class Outcome(Generic[R]):
+    """A decision's result (what the stage yields) and the effects that carry it out."""
+
+    result: R
+    effects: list[Effect] = field(default_factory=list)

@@ -1,0 +1,49 @@
+"""Admitting a submission: the author's rate limit, the modality, the folded text, routes."""
+
+from __future__ import annotations
+
+from gova.core import verdicts
+from gova.core.effects import Emit, Outcome, Put
+from gova.core.keys import content_hash
+from gova.core.token_bucket import Bucket, take_token
+from gova.models.evasion import fold
+from gova.schemas import Item, Submission, Verdict
+from gova.schemas.review import ChannelMessage
+from gova.streams import CONTENT_CHANNELS, CONTENT_TEXT, MODERATION_RESULTS
+
+#: The changelog table of per-author token buckets, keyed `tenant:author`.
+RATE_LIMITS = "rate_limits"
+
+
+class ModalityNotEnabled(ValueError):
+    """No stage processes this content type yet (the item is dead-lettered, its caller told)."""
+
+
+def admit(sub: Submission, bucket: Bucket | None, *, burst: float, per_s: float) -> Outcome:
+    """Spend one of the author's tokens, then route the folded text to classification (and
+    to its channel's context), or record a `rate_limited` verdict: never dropped."""
+    allowed, bucket = take_token(bucket, sub.received_at, burst=burst, per_s=per_s)
+    spend = Put(RATE_LIMITS, sub.key, bucket)
+    if not allowed:
+        limited: Verdict = verdicts.verdict(sub, "rate_limited")
+        return Outcome(limited, [spend, Emit(MODERATION_RESULTS, sub.key, limited)])
+    if sub.event.content_type != "text":
+        raise ModalityNotEnabled(f"no stage processes {sub.event.content_type!r} content yet")
+
+    # Folded once here (evasion tricks undone, Unicode normalised): the model, the score
+    # cache's hash and the reviewer's channel context all see the same text.
+    text = fold(sub.event.content)
+    item = Item(**sub.model_dump(), text=text, content_hash=content_hash(text))
+    effects: list = [spend]
+    if item.channel_id:  # repartitioned by channel, for the reviewer's channel context
+        context = ChannelMessage(
+            tenant_id=item.tenant_id,
+            channel_id=item.channel_id,
+            content_id=item.event.id,
+            author_id=item.event.user_id,
+            text=text,
+            at=sub.received_at,
+        )
+        effects.append(Emit(CONTENT_CHANNELS, context.key, context))
+    effects.append(Emit(CONTENT_TEXT, sub.key, item))
+    return Outcome(item, effects)

@@ -1,1 +1,0 @@
-"""Changelog-backed state (`authors`) and the pure arithmetic it keeps (one module each)."""
