@@ -253,7 +253,7 @@ def test_word_model_is_a_classifier():
 
 
 def cli(argv: list[str], capsys) -> tuple[int, str]:
-    from gova.pipeline import main
+    from gova.cli import main
 
     code = main(["eval", "text", *argv])
     err = capsys.readouterr().err

@@ -8,8 +8,7 @@ import uuid
 
 import pytest
 
-from gova import db
-from gova.models.reviewer import CircuitBreaker, ReviewInput, build_messages
+from gova.models.reviewer import CircuitBreaker, CircuitOpen, ReviewInput, build_messages
 from gova.schemas import Behaviour, Item
 from gova.schemas.review import ChannelMessage
 from tests.conftest import new_tenant
@@ -25,15 +24,15 @@ def fake():
 
 
 @pytest.fixture()
-async def reviewed_tenant(pool, fake):
+async def reviewed_tenant(pool, storage, fake):
     """A tenant of its own (and a model name of its own, so its own breaker)."""
     tenant = await new_tenant(pool, f"rv-{uuid.uuid4().hex[:8]}")
-    await db.set_tenant_llm(
-        pool, tenant["id"], {"base_url": fake.base_url, "model": f"m-{tenant['id']}"}
+    await storage.review.set_llm(
+        tenant["id"], {"base_url": fake.base_url, "model": f"m-{tenant['id']}"}
     )
     guidelines = "G1: Be kind; no insults.\nG2: No spoilers about the film's ending."
-    await db.upsert_moderator(
-        pool, tenant["id"], "default", {"guidelines": guidelines, "server_summary": "A film club."}
+    await storage.review.set_moderator(
+        tenant["id"], "default", {"guidelines": guidelines, "server_summary": "A film club."}
     )
     fake.mode = "ok"
     return tenant
@@ -54,7 +53,7 @@ def review_item(tenant: str, text: str, channel: str | None = None) -> Item:
 
 
 async def review(item: Item):
-    from gova.agents.review import review_item as run
+    from gova.worker.stages.review import review_item as run
 
     return await run(item)
 
@@ -102,10 +101,47 @@ def test_breaker_opens_probes_and_closes():
     assert breaker.state == "closed" and breaker.allow()
 
 
+def outage(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectionError)
+
+
+async def test_a_cancelled_probe_frees_the_breaker_for_the_next_one():
+    now = [0.0]
+    breaker = CircuitBreaker(failures=1, reset_s=10, clock=lambda: now[0])
+    with pytest.raises(ConnectionError), breaker.guard(outage):
+        raise ConnectionError("down")
+    assert breaker.state == "open"
+    now[0] = 10.0
+    started = asyncio.Event()
+
+    async def probe():
+        with breaker.guard(outage):
+            started.set()
+            await asyncio.Event().wait()  # a review that never answers
+
+    task = asyncio.create_task(probe())
+    await asyncio.wait_for(started.wait(), 5)
+    with pytest.raises(CircuitOpen), breaker.guard(outage):  # one probe at a time
+        pass
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    with breaker.guard(outage):  # the next probe may pass, and its success closes the breaker
+        pass
+    assert breaker.state == "closed"
+
+
+def test_an_invalid_answer_counts_as_the_server_being_up():
+    breaker = CircuitBreaker(failures=1, reset_s=10)
+    with pytest.raises(ValueError), breaker.guard(outage):
+        raise ValueError("not the schema")
+    assert breaker.state == "closed" and breaker.consecutive == 0
+
+
 # --- the stage --------------------------------------------------------------------------
 
 
-async def test_guidelines_reach_the_model_and_decide(stack, sent, pool, reviewed_tenant, fake):
+async def test_guidelines_reach_the_model_and_decide(stack, sent, storage, reviewed_tenant, fake):
     verdict = await review(review_item(reviewed_tenant["id"], "the ending: the butler did it"))
     assert verdict.decision == "act"
     assert verdict.review.status == "reviewed"
@@ -115,13 +151,13 @@ async def test_guidelines_reach_the_model_and_decide(stack, sent, pool, reviewed
     # the reviewer's severity goes back to the author's behaviour, keyed by author
     assert [s[0] for s in sent] == ["authors.severity", "moderation.results"]
     assert sent[0][1] == f"{reviewed_tenant['id']}:{verdict.author_id}"
-    used = await db.month_tokens(pool, reviewed_tenant["id"])
+    used = await storage.review.month_tokens(reviewed_tenant["id"])
     assert used == verdict.review.tokens
 
 
 async def test_channel_context_reaches_the_model(stack, sent, reviewed_tenant):
-    from gova.agents.channel_context import channel_context
     from gova.schemas.review import ChannelMessage
+    from gova.worker.stages.channel_context import channel_context
 
     tenant, channel = reviewed_tenant["id"], f"ch-{uuid.uuid4().hex[:6]}"
     earlier = ChannelMessage(
@@ -191,11 +227,13 @@ async def test_a_slow_server_times_out_into_a_visible_fallback(stack, sent, revi
     assert verdict.review.status == "skipped" and "reviewer error" in verdict.review.reason
 
 
-async def test_an_exhausted_budget_stops_calls(stack, sent, pool, reviewed_tenant, fake):
+async def test_an_exhausted_budget_stops_calls(stack, sent, storage, reviewed_tenant, fake):
+    from gova.worker import review_setup
+
     tenant = reviewed_tenant["id"]
-    llm = await db.get_tenant_llm(pool, tenant)
-    await db.set_tenant_llm(pool, tenant, {**llm, "monthly_token_budget": 1})
-    await asyncio.sleep(0.3)  # past the worker's config cache (GOVA_REVIEW_CONFIG_TTL_S)
+    llm = await storage.review.get_llm(tenant)
+    await storage.review.set_llm(tenant, {**llm, "monthly_token_budget": 1})
+    review_setup._setups.clear()  # as if the worker's config cache had expired
     first = await review(review_item(tenant, "you idiot"))
     assert first.review.status == "reviewed"
     calls = len(fake.requests)
@@ -214,7 +252,7 @@ async def test_without_an_llm_the_stage_says_it_is_off(stack, sent, pool):
 async def test_the_deployment_default_llm_serves_tenants_without_their_own(
     stack, sent, pool, fake, monkeypatch
 ):
-    from gova.pipeline import settings
+    from gova.worker.app import settings
 
     monkeypatch.setattr(settings, "llm_base_url", fake.base_url)
     monkeypatch.setattr(settings, "llm_model", "deployment-default")
@@ -225,10 +263,12 @@ async def test_the_deployment_default_llm_serves_tenants_without_their_own(
     assert fake.requests[-1]["model"] == "deployment-default"
 
 
-async def test_an_unreadable_provider_key_turns_the_stage_off_visibly(stack, sent, pool, fake):
+async def test_an_unreadable_provider_key_turns_the_stage_off_visibly(
+    stack, sent, pool, storage, fake
+):
     tenant = await new_tenant(pool, f"key-{uuid.uuid4().hex[:6]}")
     llm = {"base_url": fake.base_url, "model": "m", "api_key": "not-a-fernet-token"}
-    await db.set_tenant_llm(pool, tenant["id"], llm)
+    await storage.review.set_llm(tenant["id"], llm)
     verdict = await review(review_item(tenant["id"], "you idiot"))
     assert verdict.review_skipped and "provider key is unreadable" in verdict.review.reason
 
@@ -236,9 +276,11 @@ async def test_an_unreadable_provider_key_turns_the_stage_off_visibly(stack, sen
 async def test_review_outcomes_feed_the_authors_behaviour(stack, sent):
     import time
 
-    from gova.agents.decide import author_severity
     from gova.schemas.review import AuthorSeverity
-    from gova.tables.authors import behaviour
+    from gova.worker.stages.decide import author_severity
+    from gova.worker.tables import tables
+
+    behaviour = tables["behaviour"]
 
     author = f"a-{uuid.uuid4().hex[:6]}"
     update = AuthorSeverity(

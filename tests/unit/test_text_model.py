@@ -8,6 +8,7 @@ from profanity_check import predict_prob
 
 from gova.models import Classifier, MissingModelError, load_text_classifier
 from gova.models.evasion import TRICKS
+from gova.models.language import detect_languages
 from gova.models.text import (
     ALL_TEXT_CATEGORIES,
     PARENTS,
@@ -124,7 +125,7 @@ def test_short_brazilian_tweets_reach_the_portuguese_expert():
 
 def test_only_confidently_detected_other_languages_leave_the_main_heads():
     texts = ["el perro come en la casa grande", "the dog eats at home", "o cão come", "ok"]
-    portuguese, other = routes(texts)
+    portuguese, other = routes(detect_languages(texts))
     assert other.tolist() == [True, False, False, False]
     assert portuguese.tolist() == [0.0, 0.0, 1.0, 0.0]
 

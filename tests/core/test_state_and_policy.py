@@ -1,14 +1,16 @@
-"""The pure parts: token bucket, behaviour decay, policy thresholds, normalisation, settings."""
+"""The pure parts: token bucket, behaviour decay, policy thresholds, folding and keys, settings."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from gova.normalise import content_hash, normalise_text
+from gova.core.behaviour import record
+from gova.core.keys import content_hash
+from gova.core.policy import flagged, needs_review
+from gova.core.token_bucket import take_token
+from gova.models.evasion import fold
 from gova.schemas import Policy
-from gova.tables.behaviour_score import record
-from gova.tables.token_bucket import take_token
 
 
 def test_bucket_allows_a_burst_then_refills_with_time():
@@ -42,7 +44,7 @@ def test_behaviour_decays_by_half_life_and_counts_strikes():
 def test_policy_merges_overrides_and_flags_at_threshold():
     policy = Policy(thresholds={"toxicity": 0.5}).merged_over({"toxicity": 0.8, "spam": 0.9})
     assert policy.thresholds == {"toxicity": 0.5, "spam": 0.9}
-    assert policy.flagged({"toxicity": 0.5, "spam": 0.89, "other": 1.0}) == ["toxicity"]
+    assert flagged(policy, {"toxicity": 0.5, "spam": 0.89, "other": 1.0}) == ["toxicity"]
     with pytest.raises(ValidationError, match="thresholds must lie in"):
         Policy(thresholds={"toxicity": 1.5})
 
@@ -60,7 +62,7 @@ def test_policy_merges_overrides_and_flags_at_threshold():
     ],
 )
 def test_review_band(band, top, expected):
-    assert Policy(review_band=band).needs_review({"toxicity": top, "other": 0.0}) is expected
+    assert needs_review(Policy(review_band=band), {"toxicity": top, "other": 0.0}) is expected
 
 
 def test_review_band_must_be_ordered():
@@ -77,12 +79,13 @@ def test_review_band_must_be_ordered():
         ("ｆｕｌｌ width", "full width"),
     ],
 )
-def test_normalise_text(raw, expected):
-    assert normalise_text(raw) == expected
+def test_fold_normalises_unicode_and_spacing(raw, expected):
+    assert fold(raw) == expected
 
 
-def test_identical_text_hashes_alike_after_normalising():
-    assert content_hash(normalise_text(" a  b ")) == content_hash(normalise_text("a b"))
+def test_identical_text_hashes_alike_after_folding():
+    assert content_hash(fold(" a  b ")) == content_hash(fold("a b"))
+    assert content_hash(fold("a b")) != content_hash(fold("a c"))
 
 
 def test_external_services_come_from_the_environment(monkeypatch, tmp_path):

@@ -1,4 +1,6 @@
-"""Each stage under Faust's test_context: what it sends on, what it keeps, what it refuses."""
+"""Each stage under Faust's test_context, with real Redis and PostgreSQL: that it applies the
+engine's effects (sends, table writes), stores, caches and refuses as it should. What each
+decision is lives in tests/core, with no services."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import uuid
 
 import pytest
 
-from gova import cache, db
-from gova.normalise import content_hash
+from gova import cache
+from gova.core.keys import content_hash
 from gova.schemas import DeadLetter, Item, Verdict
 from tests.unit.conftest import make_submission, wire
 
@@ -23,13 +25,25 @@ def topics_of(sent) -> list[str]:
     return [s[0] for s in sent]
 
 
+async def next_message(pubsub, timeout: float = 10.0) -> dict:
+    """The next published message, or fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (left := deadline - loop.time()) > 0:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1))
+        if message is not None:
+            return message
+    raise AssertionError(f"nothing published within {timeout}s")
+
+
 # --- ingest ---------------------------------------------------------------------------
 
 
 async def test_ingest_normalises_and_routes_text(stack, sent):
-    from gova.agents.ingest import ingest
+    from gova.worker.stages.ingest import ingest
+    from gova.worker.tables import tables
 
-    sub = make_submission(f"a-{uid()}", "  hello \u200b  world ")
+    sub = make_submission(f"a-{uid()}", "  hello \u200b  w0rld ")
     async with ingest.test_context() as agent:
         await agent.put(wire(sub), key=sub.key.encode())
     [(topic, key, value)] = sent
@@ -38,12 +52,15 @@ async def test_ingest_normalises_and_routes_text(stack, sent):
     assert item.text == "hello world"
     assert item.content_hash == content_hash("hello world")
     assert item.scores is None
+    assert tables["rate_limits"][sub.key]["tokens"] < 8  # the token spent was kept
 
 
 async def test_ingest_rate_limits_an_author_without_dropping(stack, sent, monkeypatch):
-    from gova.agents.ingest import ingest
-    from gova.pipeline import settings
-    from gova.tables.authors import rate_limits
+    from gova.worker.app import settings
+    from gova.worker.stages.ingest import ingest
+    from gova.worker.tables import tables
+
+    rate_limits = tables["rate_limits"]
 
     monkeypatch.setattr(settings, "rate_limit_burst", 2.0)
     monkeypatch.setattr(settings, "rate_limit_per_s", 0.0)
@@ -63,7 +80,7 @@ async def test_ingest_rate_limits_an_author_without_dropping(stack, sent, monkey
 
 
 async def test_ingest_dead_letters_poison_and_goes_on(stack, sent):
-    from gova.agents.ingest import ingest
+    from gova.worker.stages.ingest import ingest
 
     good = make_submission(f"g-{uid()}", "fine")
     image = make_submission(f"i-{uid()}", "aGVsbG8=", content_type="image")
@@ -97,7 +114,8 @@ async def outcomes(agent, n: int) -> list:
 
 
 async def test_classifier_scores_a_batch_and_fills_the_cache(stack, sent, redis):
-    from gova.agents.text_classifier import classifier, classify_text
+    from gova.worker.resources import resources
+    from gova.worker.stages.text_classifier import classify_text
 
     toxic = item_for(f"you are a worthless idiot {uid()}")
     benign = item_for(f"thanks, see you tomorrow {uid()}")
@@ -107,32 +125,36 @@ async def test_classifier_scores_a_batch_and_fills_the_cache(stack, sent, redis)
         await outcomes(agent, 2)
     assert topics_of(sent) == ["content.scored", "content.scored"]
     toxic, benign = (Item.model_validate_json(s[2]) for s in sent)
-    threshold = classifier().thresholds["toxicity"]
+    model = await resources.text_model()
+    threshold = model.thresholds["toxicity"]
     assert toxic.scores["toxicity"] > threshold > benign.scores["toxicity"]
     assert toxic.language.code == benign.language.code == "en"
     assert not toxic.cached and not benign.cached
-    cached = await cache.cached_scores(redis, classifier().name, [toxic.content_hash, "nope"])
+    cached = await cache.cached_scores(redis, model.name, [toxic.content_hash, "nope"])
     assert cached == [toxic.scores, None]
 
 
-def test_a_loaded_classifier_has_built_its_views(monkeypatch):
-    # /gova/ready/ waits for classifier(): after it, no item should pay for lazy loading.
-    from gova.agents import text_classifier
+async def test_the_text_model_loads_once_with_its_views_built(monkeypatch):
+    # /gova/ready/ waits for the start-up load; a backlog's first batch waits for the same one.
+    from gova.worker import resources as worker_resources
 
-    monkeypatch.setattr(text_classifier, "_classifier", None)
-    model = text_classifier.classifier()
-    assert text_classifier.classifier_loaded()
-    assert {"features", "multilingual_encoder"} <= set(vars(model))
+    loads = []
+    real = worker_resources._load_text_model
+    monkeypatch.setattr(worker_resources, "_load_text_model", lambda: loads.append(1) or real())
+    fresh = worker_resources.Resources()
+    first, second = await asyncio.gather(fresh.text_model(), fresh.text_model())
+    assert first is second and loads == [1] and fresh.text_model_loaded
+    assert {"features", "multilingual_encoder"} <= set(vars(first))
 
 
 async def test_classifier_reuses_cached_scores_for_identical_text(stack, sent, redis):
-    from gova.agents.text_classifier import classifier, classify_text
+    from gova.worker.resources import resources
+    from gova.worker.stages.text_classifier import classify_text
 
     seen, fresh = item_for(f"seen before {uid()}"), item_for(f"never seen {uid()}")
     # A score the model would not give this text, so its use proves the model was skipped.
-    await cache.cache_scores(
-        redis, classifier().name, [(seen.content_hash, {"toxicity": 0.42})], 60
-    )
+    model = await resources.text_model()
+    await cache.cache_scores(redis, model.name, [(seen.content_hash, {"toxicity": 0.42})], 60)
     async with classify_text.test_context() as agent:
         for item in (seen, fresh):
             await agent.put(wire(item), key=item.key.encode(), wait=False)
@@ -140,12 +162,13 @@ async def test_classifier_reuses_cached_scores_for_identical_text(stack, sent, r
     by_id = {i.event.id: i for i in (Item.model_validate_json(s[2]) for s in sent)}
     assert (by_id[seen.event.id].cached, by_id[seen.event.id].scores) == (True, {"toxicity": 0.42})
     assert by_id[fresh.event.id].cached is False
-    [again] = await cache.cached_scores(redis, classifier().name, [fresh.content_hash])
+    assert by_id[seen.event.id].language.code == by_id[fresh.event.id].language.code == "en"
+    [again] = await cache.cached_scores(redis, model.name, [fresh.content_hash])
     assert again == by_id[fresh.event.id].scores
 
 
 async def test_classifier_dead_letters_poison(stack, sent):
-    from gova.agents.text_classifier import classify_text
+    from gova.worker.stages.text_classifier import classify_text
 
     good = item_for("hello")
     async with classify_text.test_context() as agent:
@@ -159,8 +182,10 @@ async def test_classifier_dead_letters_poison(stack, sent):
 
 
 async def test_decide_applies_policy_and_counts_strikes(stack, sent):
-    from gova.agents.decide import decide
-    from gova.tables.authors import behaviour
+    from gova.worker.stages.decide import decide_scored as decide
+    from gova.worker.tables import tables
+
+    behaviour = tables["behaviour"]
 
     user = f"u-{uid()}"
     toxic = item_for("x", user=user)
@@ -180,7 +205,7 @@ async def test_decide_applies_policy_and_counts_strikes(stack, sent):
 
 
 async def test_decide_dead_letters_unscored_items(stack, sent):
-    from gova.agents.decide import decide
+    from gova.worker.stages.decide import decide_scored as decide
 
     unscored = item_for("z")
     async with decide.test_context() as agent:
@@ -208,8 +233,8 @@ def verdict(tenant: str, cid: str) -> Verdict:
     )
 
 
-async def test_persist_is_idempotent_and_wakes_waiters(stack, sent, pool, redis, tenant):
-    from gova.agents.persist import persist
+async def test_persist_is_idempotent_and_wakes_waiters(stack, sent, pool, storage, redis, tenant):
+    from gova.worker.stages.persist import persist
 
     cid = f"p-{uid()}"
     pubsub = redis.pubsub()
@@ -222,16 +247,14 @@ async def test_persist_is_idempotent_and_wakes_waiters(stack, sent, pool, redis,
         "SELECT decision FROM moderation_results WHERE tenant_id='acme' AND content_id=$1", cid
     )
     assert [r["decision"] for r in rows] == ["allow"]
-    message = None
-    while message is None:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    message = await next_message(pubsub)
     assert json.loads(message["data"])["content_id"] == cid
     await pubsub.aclose()
-    assert await db.get_verdict(pool, "acme", cid) is not None
+    assert (await storage.verdicts.get("acme", cid))["decision"] == "allow"
 
 
-async def test_persist_dead_letters_the_bad_row_and_keeps_the_rest(stack, sent, pool, tenant):
-    from gova.agents.persist import persist_batch
+async def test_persist_dead_letters_the_bad_row_and_keeps_the_rest(stack, sent, storage, tenant):
+    from gova.worker.stages.persist import persist_batch
 
     good, orphan = verdict("acme", f"ok-{uid()}"), verdict("no-such-tenant", f"x-{uid()}")
 
@@ -246,14 +269,14 @@ async def test_persist_dead_letters_the_bad_row_and_keeps_the_rest(stack, sent, 
 
     outcomes = await persist_batch([(Event(good), good), (Event(orphan), orphan)])
     assert isinstance(outcomes[1], DeadLetter) and "ForeignKey" in outcomes[1].error
-    assert await db.get_verdict(pool, "acme", good.content_id) is not None
+    assert await storage.verdicts.get("acme", good.content_id) is not None
 
 
 # --- dead letters -----------------------------------------------------------------------
 
 
-async def test_dead_letters_are_stored_and_announced(stack, sent, pool, redis):
-    from gova.agents.dead_letters import record_dead_letters
+async def test_dead_letters_are_stored_and_announced(stack, sent, pool, storage, redis):
+    from gova.worker.stages.dead_letters import record_dead_letters
 
     sub = make_submission(f"d-{uid()}", "x")
     letter = DeadLetter(
@@ -282,11 +305,9 @@ async def test_dead_letters_are_stored_and_announced(stack, sent, pool, redis):
     assert sorted((tuple(r) for r in rows), key=str) == sorted(
         [("acme", sub.event.id, "Boom: no"), (None, None, "Boom: no")], key=str
     )
-    message = None
-    while message is None:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    message = await next_message(pubsub)
     await pubsub.aclose()
     announced = json.loads(message["data"])
     assert (announced["status"], announced["stage"]) == ("failed", "ingest")
-    assert await db.get_failure(pool, "acme", sub.event.id) is not None
+    assert (await storage.dead_letters.failure("acme", sub.event.id))["stage"] == "ingest"
     assert sent == []  # the last stop: nothing is sent further
