@@ -41,7 +41,7 @@ def worker(loglevel: str, faust_args: tuple[str, ...]) -> int:
 @gova.command(help="Run the HTTP API.")
 def api() -> int:
     from gova.api.server import serve
-    from gova.streams import ensure_topics
+    from gova.streams.admin import ensure_topics
 
     asyncio.run(ensure_topics(get_settings().broker()))
     serve()

@@ -109,7 +109,7 @@ class Stack:
 
     def prepare(self) -> None:
         from gova.storage.migrations import run_migrations
-        from gova.streams import ensure_topics
+        from gova.streams.admin import ensure_topics
 
         applied = asyncio.run(run_migrations(self.settings.database()))
         say(f"database migrations applied: {', '.join(applied) or 'none pending'}")

@@ -1,8 +1,9 @@
 """Every topic of the topology, with its partitions and retention.
 
 The list is pure data so the API, `gova up` and the worker share one declaration; the
-worker turns it into Faust topics in `gova.pipeline`. Every topic is created explicitly
-(`ensure_topics`): the embedded broker auto-creates with 4 partitions, which breaks Faust.
+worker turns it into Faust topics in `gova.worker.topics`. Every topic is created explicitly
+(`gova.streams.admin.ensure_topics`): the embedded broker auto-creates with 4 partitions,
+which breaks Faust.
 """
 
 from __future__ import annotations
@@ -58,24 +59,3 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     MODERATOR_EVENTS,
     DEAD_LETTER,
 )
-
-
-async def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [s for s in specs if s.name not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(s.name, s.partition_count(), 1, topic_configs=s.configs())
-                    for s in missing
-                ]
-            )
-        return [s.name for s in missing]
-    finally:
-        await admin.close()

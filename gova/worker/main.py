@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-from gova import streams
+from gova.streams.admin import ensure_topics
 from gova.worker.app import app, settings
 
 STAGES = (
@@ -30,7 +30,7 @@ for _stage in STAGES:
 
 def run(loglevel: str = "info", argv: list[str] | None = None) -> None:
     """Create missing topics, then run the worker until it is stopped."""
-    created = asyncio.run(streams.ensure_topics(settings.broker()))
+    created = asyncio.run(ensure_topics(settings.broker()))
     if created:
         print(f"gova: topics created: {', '.join(created)}", flush=True)
     app.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level

@@ -16,7 +16,8 @@ from aiokafka.partitioner import murmur2
 from gova.core.decide import BEHAVIOUR
 from gova.core.keys import author_key
 from gova.storage import PostgresStorage
-from gova.streams import TopicSpec, ensure_topics
+from gova.streams import TopicSpec
+from gova.streams.admin import ensure_topics
 
 
 def changelog_spec(app_id: str, partitions: int) -> TopicSpec:

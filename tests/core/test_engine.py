@@ -208,4 +208,3 @@ def test_the_reviewed_message_is_left_out_of_its_own_context():
     recent = [{"content_id": c, "author_id": "u", "text": "t", "at": 1.0} for c in ("a", "b")]
     assert [m.content_id for m in channels.context("acme", "films", recent, "b")] == ["a"]
     assert channels.context("acme", "films", None, "b") == []
-

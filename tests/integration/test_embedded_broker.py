@@ -7,7 +7,8 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from gova.streams import TopicSpec, ensure_topics
+from gova.streams import TopicSpec
+from gova.streams.admin import ensure_topics
 from gova.streams.tansu_fixes import true_highwaters
 
 
