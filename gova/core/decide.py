@@ -4,40 +4,70 @@ what each outcome does to the author's behaviour (severity → behaviour, one ru
 from __future__ import annotations
 
 from gova.core import verdicts
-from gova.core.behaviour import BehaviourState, record
+from gova.core.actions import propose
+from gova.core.behaviour import BehaviourState, record, strikes_within
 from gova.core.effects import Emit, Outcome, Put
 from gova.core.keys import author_key
 from gova.core.policy import flagged, flagged_severity, needs_review
 from gova.schemas import Behaviour, Item, Verdict
 from gova.schemas.review import AuthorSeverity, Review
-from gova.streams import AUTHORS_SEVERITY, CONTENT_REVIEW, MODERATION_RESULTS
+from gova.streams import AUTHORS_SEVERITY, CONTENT_REVIEW, MODERATION_ACTIONS, MODERATION_RESULTS
 
 #: The changelog table of per-author behaviour, keyed `tenant:author`.
 BEHAVIOUR = "behaviour"
+#: Strikes older than this do not count on a moderator's ladder (GOVA_STRIKE_WINDOW_S).
+STRIKE_WINDOW_S = 30 * 86_400.0
 
 
 def add_severity(
-    state: BehaviourState | None, key: str, at: float, severity: float, *, half_life_s: float
+    state: BehaviourState | None,
+    key: str,
+    at: float,
+    severity: float,
+    *,
+    half_life_s: float,
+    strike_window_s: float = STRIKE_WINDOW_S,
 ) -> tuple[Behaviour, Put]:
     """The author's behaviour after `severity` at `at`, and the table write that keeps it."""
     new = record(state, at, severity, half_life_s=half_life_s)
-    return Behaviour(score=new["score"], strikes=new["strikes"]), Put(BEHAVIOUR, key, new)
+    author = Behaviour(
+        score=new["score"],
+        strikes=new["strikes"],
+        recent_strikes=strikes_within(new, at, strike_window_s),
+    )
+    return author, Put(BEHAVIOUR, key, new)
 
 
-def decide(item: Item, state: BehaviourState | None, *, half_life_s: float) -> Outcome:
-    """The policy's verdict for a scored item, or the item sent on for review."""
+def _acted(verdict: Verdict, item: Item, strikes: int) -> list[Emit]:
+    """The verdict, and (when it acts) the proposal to the item's moderator."""
+    effects = [Emit(MODERATION_RESULTS, verdict.key, verdict)]
+    if (proposal := propose(item, verdict, strikes)) is not None:
+        effects.append(Emit(MODERATION_ACTIONS, proposal.moderator_key, proposal))
+    return effects
+
+
+def decide(
+    item: Item,
+    state: BehaviourState | None,
+    *,
+    half_life_s: float,
+    strike_window_s: float = STRIKE_WINDOW_S,
+) -> Outcome:
+    """The policy's verdict for a scored item (and its moderator's proposal when it acts), or
+    the item sent on for review."""
     if item.scores is None:
         raise ValueError("item reached decide without scores")
+    window = {"half_life_s": half_life_s, "strike_window_s": strike_window_s}
     if needs_review(item.policy, item.scores):
         # The reviewer sees the author as they were; its outcome comes back as a severity.
-        author, put = add_severity(state, item.key, item.received_at, 0.0, half_life_s=half_life_s)
+        author, put = add_severity(state, item.key, item.received_at, 0.0, **window)
         item = item.model_copy(update={"behaviour": author})
         return Outcome(item, [put, Emit(CONTENT_REVIEW, item.review_key, item)])
     hits = flagged(item.policy, item.scores)
     severity = flagged_severity(item.policy, item.scores)
-    author, put = add_severity(state, item.key, item.received_at, severity, half_life_s=half_life_s)
+    author, put = add_severity(state, item.key, item.received_at, severity, **window)
     verdict = verdicts.verdict(item, verdicts.decision_for(hits), behaviour=author, flagged=hits)
-    return Outcome(verdict, [put, Emit(MODERATION_RESULTS, verdict.key, verdict)])
+    return Outcome(verdict, [put, *_acted(verdict, item, author.recent_strikes)])
 
 
 def review_severity(item: Item, review: Review) -> float:
@@ -69,7 +99,9 @@ def conclude_review(item: Item, review: Review) -> Outcome:
             at=item.received_at,
         )
         effects.append(Emit(AUTHORS_SEVERITY, update.key, update))
-    effects.append(Emit(MODERATION_RESULTS, verdict.key, verdict))
+    # This item's strike lands on the author's partition later; the ladder counts it now.
+    strikes = (item.behaviour.recent_strikes if item.behaviour else 0) + (severity > 0)
+    effects += _acted(verdict, item, strikes)
     return Outcome(verdict, effects)
 
 

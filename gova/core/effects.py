@@ -1,4 +1,5 @@
-"""What a decision asks the plumbing to do; the stages apply these, in order."""
+"""What a decision asks the plumbing to do; the stages apply these, in order (a Store before
+the Emit that tells another stage about the stored rows)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,15 @@ class Put:
     value: Any
 
 
-Effect = Emit | Put
+@dataclass(frozen=True)
+class Store:
+    """Keep `records` in storage under `what` (e.g. "actions"); idempotent on their ids."""
+
+    what: str
+    records: list
+
+
+Effect = Emit | Put | Store
 
 
 @dataclass

@@ -17,6 +17,11 @@ def channel_key(tenant_id: str, channel_id: str) -> str:
     return f"{tenant_id}:{channel_id}"
 
 
+def moderator_key(tenant_id: str, moderator: str) -> str:
+    """A moderator's config and the actions it plans share this key (and so a partition)."""
+    return f"{tenant_id}:{moderator}"
+
+
 def review_key(tenant_id: str, channel_id: str | None, author_id: str) -> str:
     """content.review's key: an item with a channel shares its channel's partition (and its
     context); one without goes by author, under a prefix no channel id can collide with."""

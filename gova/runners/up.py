@@ -117,11 +117,14 @@ class Stack:
         created = asyncio.run(ensure_topics(s.broker()))
         say(f"topics created: {', '.join(created) or 'none (all exist)'}")
         if created:  # a new (or wiped) broker: give the worker its authors' history back
-            from gova.worker.rehydrate import rehydrate_behaviour
+            from gova.worker.rehydrate import rehydrate_behaviour, republish_moderators
 
             n = asyncio.run(rehydrate_behaviour(s.database(), s.broker(), s.app_id, s.partitions))
             if n:
                 say(f"behaviour of {n} authors restored from PostgreSQL")
+            n = asyncio.run(republish_moderators(s.database(), s.broker()))
+            if n:
+                say(f"{n} moderators restored from PostgreSQL")
 
     def start_worker(
         self, name: str = "worker", monitor_port: int | None = None, timeout: float = 120

@@ -18,6 +18,8 @@ Decision = Literal["allow", "act", "rate_limited"]
 class Behaviour(BaseModel):
     score: float = 0.0
     strikes: int = 0
+    # Strikes within the strike window (GOVA_STRIKE_WINDOW_S): what a moderator's ladder counts.
+    recent_strikes: int = 0
 
 
 class Submission(BaseModel):

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gova.schemas import DeadLetter, Policy, Verdict
+from gova.schemas.actions import ActionEvent, ActionStatus, HistoryEntry
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class Tenants(Protocol):
         """The tenant a live key belongs to; None for unknown or revoked keys."""
 
     async def set_policy(self, tenant_id: str, policy: Policy) -> None: ...
+
+    async def set_discord(self, tenant_id: str, discord: dict) -> None:
+        """The tenant's Discord settings (its bot token sealed by the caller)."""
+
+    async def get_discord(self, tenant_id: str) -> dict: ...
 
 
 class Verdicts(Protocol):
@@ -83,6 +89,74 @@ class ReviewSetup(Protocol):
     async def usage(self, tenant_id: str) -> list[dict]: ...
 
 
+@dataclass(frozen=True)
+class ModeratorRecord:
+    tenant_id: str
+    name: str
+    config: dict
+    running: bool
+
+
+class Moderators(Protocol):
+    """Whether each moderator runs, and the secrets it holds (encrypted by the caller)."""
+
+    async def set_running(self, tenant_id: str, name: str, running: bool) -> bool:
+        """Start or stop an existing moderator; False if there is none of that name."""
+
+    async def get(self, tenant_id: str, name: str) -> ModeratorRecord | None: ...
+
+    async def all(self) -> list[ModeratorRecord]:
+        """Every moderator of every tenant (to seed an empty moderator table)."""
+
+    async def set_secret(self, tenant_id: str, name: str, kind: str, sealed: str) -> None: ...
+
+    async def get_secret(self, tenant_id: str, name: str, kind: str) -> str | None: ...
+
+
+class Actions(Protocol):
+    """Actions through their lifecycle. Every status change is conditional on the status
+    it leaves, appends to the action's history and writes an audit row, in one transaction,
+    so two workers (or a worker and an approval) never both move the same action."""
+
+    async def create(self, actions: list[ActionEvent]) -> list[ActionEvent]:
+        """Store new actions (an id stored before is left as it is); return the stored ones."""
+
+    async def get(self, tenant_id: str, action_id: str) -> ActionEvent | None: ...
+
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        moderator: str | None = None,
+        author: str | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[ActionEvent]:
+        """Newest first; `before` is the (created_at, id) of the last item of the previous
+        page."""
+
+    async def for_content(self, tenant_id: str, content_id: str) -> list[ActionEvent]: ...
+
+    async def transition(
+        self,
+        tenant_id: str,
+        action_id: str,
+        leaving: tuple[ActionStatus, ...],
+        entry: HistoryEntry,
+        *,
+        params: dict | None = None,
+        claim: bool = False,
+    ) -> ActionEvent | None:
+        """Move the action to `entry.status` if its status is one of `leaving`; None if it
+        is not (or no such action). `claim` marks the time an executor took it."""
+
+    async def overdue(
+        self, status: ActionStatus, older_than: float, *, claimed: bool = False
+    ) -> list[ActionEvent]:
+        """Actions in `status` created (or, with `claimed`, taken) before `older_than`."""
+
+
 class Behaviour(Protocol):
     async def authors_with_history(self) -> list[AuthorHistory]:
         """Every author with strikes or a behaviour score above 0."""
@@ -94,5 +168,7 @@ class Storage(Protocol):
     dead_letters: DeadLetters
     review: ReviewSetup
     behaviour: Behaviour
+    moderators: Moderators
+    actions: Actions
 
     async def close(self) -> None: ...

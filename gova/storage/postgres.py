@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from gova.schemas import DeadLetter, Policy, Verdict
-from gova.storage.interface import AuthorHistory, TenantRecord
+from gova.schemas.actions import ActionEvent, ActionStatus, HistoryEntry
+from gova.storage.interface import AuthorHistory, ModeratorRecord, TenantRecord
 
 KEY_PREFIX = "gova_"
 
@@ -85,6 +86,14 @@ class PgTenants:
     async def set_policy(self, tenant_id: str, policy: Policy) -> None:
         await self.pool.execute(
             "UPDATE tenants SET policy = $2 WHERE id = $1", tenant_id, policy.model_dump()
+        )
+
+    async def set_discord(self, tenant_id: str, discord: dict) -> None:
+        await self.pool.execute("UPDATE tenants SET discord = $2 WHERE id = $1", tenant_id, discord)
+
+    async def get_discord(self, tenant_id: str) -> dict:
+        return (
+            await self.pool.fetchval("SELECT discord FROM tenants WHERE id = $1", tenant_id) or {}
         )
 
 
@@ -318,6 +327,224 @@ class PgBehaviour:
         return [AuthorHistory(*r) for r in rows]
 
 
+class PgModerators:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def set_running(self, tenant_id: str, name: str, running: bool) -> bool:
+        result = await self.pool.execute(
+            "UPDATE moderators SET status = $3 WHERE tenant_id = $1 AND name = $2",
+            tenant_id,
+            name,
+            "running" if running else "stopped",
+        )
+        return result.split()[-1] != "0"
+
+    @staticmethod
+    def _record(row: asyncpg.Record) -> ModeratorRecord:
+        return ModeratorRecord(
+            row["tenant_id"], row["name"], row["config"], row["status"] == "running"
+        )
+
+    async def get(self, tenant_id: str, name: str) -> ModeratorRecord | None:
+        row = await self.pool.fetchrow(
+            "SELECT tenant_id, name, config, status FROM moderators"
+            " WHERE tenant_id = $1 AND name = $2",
+            tenant_id,
+            name,
+        )
+        return self._record(row) if row else None
+
+    async def all(self) -> list[ModeratorRecord]:
+        rows = await self.pool.fetch("SELECT tenant_id, name, config, status FROM moderators")
+        return [self._record(r) for r in rows]
+
+    async def set_secret(self, tenant_id: str, name: str, kind: str, sealed: str) -> None:
+        await self.pool.execute(
+            "UPDATE moderators SET secrets = secrets || jsonb_build_object($3::text, $4::text)"
+            " WHERE tenant_id = $1 AND name = $2",
+            tenant_id,
+            name,
+            kind,
+            sealed,
+        )
+
+    async def get_secret(self, tenant_id: str, name: str, kind: str) -> str | None:
+        return await self.pool.fetchval(
+            "SELECT secrets ->> $3 FROM moderators WHERE tenant_id = $1 AND name = $2",
+            tenant_id,
+            name,
+            kind,
+        )
+
+
+_ACTION_COLUMNS = (
+    "id, tenant_id, moderator, content_id, author_id, type, params, status, source, reason,"
+    " target, history, created_at"
+)
+
+
+def _action(row: asyncpg.Record) -> ActionEvent:
+    return ActionEvent.model_validate({**dict(row), "created_at": row["created_at"].timestamp()})
+
+
+def _audit_rows(action: ActionEvent, entry: HistoryEntry) -> tuple:
+    detail = {"action_id": action.id, "type": action.type, "params": action.params}
+    if entry.error:
+        detail["error"] = entry.error
+    if entry.detail:
+        detail["detail"] = entry.detail
+    return (
+        action.tenant_id,
+        action.content_id,
+        "actions",
+        f"action:{action.id}:{entry.status}:{entry.at:.6f}",
+        entry.by,
+        detail,
+    )
+
+
+_AUDIT = (
+    "INSERT INTO audit_logs (tenant_id, content_id, stage, event, actor, detail)"
+    " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (tenant_id, content_id, stage, event) DO NOTHING"
+)
+
+
+class PgActions:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def create(self, actions: list[ActionEvent]) -> list[ActionEvent]:
+        if not actions:
+            return []
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetch(
+                "INSERT INTO actions (id, tenant_id, moderator, content_id, author_id, type,"
+                " params, status, source, reason, target, history, created_at)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+                " $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[],"
+                " $11::jsonb[], $12::jsonb[], $13::timestamptz[])"
+                " ON CONFLICT (id) DO NOTHING RETURNING id",
+                *zip(
+                    *(
+                        (
+                            a.id,
+                            a.tenant_id,
+                            a.moderator,
+                            a.content_id,
+                            a.author_id,
+                            a.type,
+                            a.params,
+                            a.status,
+                            a.source,
+                            a.reason,
+                            a.target.model_dump(),
+                            [h.model_dump() for h in a.history],
+                            _ts(a.created_at),
+                        )
+                        for a in actions
+                    ),
+                    strict=True,
+                ),
+            )
+            new = {r["id"] for r in inserted}
+            await conn.executemany(
+                _AUDIT, [_audit_rows(a, h) for a in actions if a.id in new for h in a.history]
+            )
+            rows = await conn.fetch(
+                f"SELECT {_ACTION_COLUMNS} FROM actions WHERE id = ANY($1::text[])",
+                [a.id for a in actions],
+            )
+        by_id = {r["id"]: _action(r) for r in rows}
+        return [by_id[a.id] for a in actions if a.id in by_id]
+
+    async def get(self, tenant_id: str, action_id: str) -> ActionEvent | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_ACTION_COLUMNS} FROM actions WHERE tenant_id = $1 AND id = $2",
+            tenant_id,
+            action_id,
+        )
+        return _action(row) if row else None
+
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        moderator: str | None = None,
+        author: str | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[ActionEvent]:
+        rows = await self.pool.fetch(
+            f"SELECT {_ACTION_COLUMNS} FROM actions WHERE tenant_id = $1"
+            " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR moderator = $3)"
+            " AND ($4::text IS NULL OR author_id = $4)"
+            " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))"
+            " ORDER BY created_at DESC, id DESC LIMIT $7",
+            tenant_id,
+            status,
+            moderator,
+            author,
+            _ts(before[0]) if before else None,
+            before[1] if before else None,
+            limit,
+        )
+        return [_action(r) for r in rows]
+
+    async def for_content(self, tenant_id: str, content_id: str) -> list[ActionEvent]:
+        rows = await self.pool.fetch(
+            f"SELECT {_ACTION_COLUMNS} FROM actions WHERE tenant_id = $1 AND content_id = $2"
+            " ORDER BY created_at, id",
+            tenant_id,
+            content_id,
+        )
+        return [_action(r) for r in rows]
+
+    async def transition(
+        self,
+        tenant_id: str,
+        action_id: str,
+        leaving: tuple[ActionStatus, ...],
+        entry: HistoryEntry,
+        *,
+        params: dict | None = None,
+        claim: bool = False,
+    ) -> ActionEvent | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE actions SET status = $4, history = history || $5::jsonb,"
+                " params = coalesce($6::jsonb, params), updated_at = clock_timestamp(),"
+                " claimed_at = CASE WHEN $7 THEN clock_timestamp() ELSE claimed_at END"
+                f" WHERE tenant_id = $1 AND id = $2 AND status = ANY($3::text[])"
+                f" RETURNING {_ACTION_COLUMNS}",
+                tenant_id,
+                action_id,
+                list(leaving),
+                entry.status,
+                [entry.model_dump()],
+                params,
+                claim,
+            )
+            if row is None:
+                return None
+            action = _action(row)
+            await conn.execute(_AUDIT, *_audit_rows(action, entry))
+        return action
+
+    async def overdue(
+        self, status: ActionStatus, older_than: float, *, claimed: bool = False
+    ) -> list[ActionEvent]:
+        column = "claimed_at" if claimed else "created_at"
+        rows = await self.pool.fetch(
+            f"SELECT {_ACTION_COLUMNS} FROM actions WHERE status = $1 AND {column} < $2"
+            " ORDER BY created_at LIMIT 500",
+            status,
+            _ts(older_than),
+        )
+        return [_action(r) for r in rows]
+
+
 class PostgresStorage:
     """Every aggregate's store over one pool (`gova.storage.interface.Storage`)."""
 
@@ -328,6 +555,8 @@ class PostgresStorage:
         self.dead_letters = PgDeadLetters(pool)
         self.review = PgReviewSetup(pool)
         self.behaviour = PgBehaviour(pool)
+        self.moderators = PgModerators(pool)
+        self.actions = PgActions(pool)
 
     @classmethod
     async def connect(cls, dsn: str, *, max_size: int = 10) -> PostgresStorage:

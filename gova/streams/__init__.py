@@ -40,7 +40,10 @@ CONTENT_SCORED = TopicSpec("content.scored")
 CONTENT_REVIEW = TopicSpec("content.review")
 CONTENT_CHANNELS = TopicSpec("content.channels", retention_ms=1 * DAY_MS)
 AUTHORS_SEVERITY = TopicSpec("authors.severity")
+# Acting verdicts, keyed tenant:moderator (co-partitioned with the moderator table).
 MODERATION_ACTIONS = TopicSpec("moderation.actions")
+# Approved actions for the executor, keyed tenant:moderator.
+ACTIONS_EXECUTE = TopicSpec("actions.execute")
 MODERATION_RESULTS = TopicSpec("moderation.results")
 MODERATOR_EVENTS = TopicSpec("moderator.events", retention_ms=-1, compacted=True)
 DEAD_LETTER = TopicSpec("gova.deadletter", retention_ms=30 * DAY_MS)
@@ -55,6 +58,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     CONTENT_CHANNELS,
     AUTHORS_SEVERITY,
     MODERATION_ACTIONS,
+    ACTIONS_EXECUTE,
     MODERATION_RESULTS,
     MODERATOR_EVENTS,
     DEAD_LETTER,

@@ -19,6 +19,8 @@ STAGES = (
     "gova.worker.stages.decide",
     "gova.worker.stages.channel_context",
     "gova.worker.stages.review",
+    "gova.worker.stages.moderators",
+    "gova.worker.stages.actions",
     "gova.worker.stages.persist",
     "gova.worker.stages.dead_letters",
     "gova.worker.web",

@@ -1,4 +1,4 @@
-"""Seed the behaviour table from PostgreSQL when the broker starts empty.
+"""Seed the behaviour and moderator tables from PostgreSQL when the broker starts empty.
 
 The embedded broker keeps topics in memory, so a new `gova up` starts with empty changelogs:
 rate limits may reset (they are seconds-to-minutes state), but an author's behaviour history
@@ -9,14 +9,16 @@ partition Faust will recover it from, gives the worker its history back.
 from __future__ import annotations
 
 import json
+import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from gova.core.decide import BEHAVIOUR
 from gova.core.keys import author_key
+from gova.schemas.actions import ModeratorConfig, ModeratorEvent
 from gova.storage import PostgresStorage
-from gova.streams import TopicSpec
+from gova.streams import MODERATOR_EVENTS, TopicSpec
 from gova.streams.admin import ensure_topics
 
 
@@ -62,3 +64,36 @@ async def rehydrate_behaviour(dsn: str, bootstrap: str, app_id: str, partitions:
     finally:
         await producer.stop()
     return len(rows)
+
+
+async def republish_moderators(dsn: str, bootstrap: str) -> int:
+    """Send every stored moderator's config and running state to moderator.events, so an
+    empty broker's workers rebuild their moderator table; return how many."""
+    storage = await PostgresStorage.connect(dsn, max_size=1)
+    try:
+        records = await storage.moderators.all()
+    finally:
+        await storage.close()
+    if not records:
+        return 0
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    await producer.start()
+    try:
+        now = time.time()
+        for record in records:
+            event = ModeratorEvent(
+                type="StartModeratorEvent" if record.running else "StopModeratorEvent",
+                tenant_id=record.tenant_id,
+                moderator=record.name,
+                config=ModeratorConfig.model_validate(record.config),
+                at=now,
+            )
+            await producer.send(
+                MODERATOR_EVENTS.name,
+                key=event.moderator_key.encode(),
+                value=event.model_dump_json().encode(),
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return len(records)

@@ -102,8 +102,11 @@ def test_a_flagged_item_acts_and_counts_a_strike():
         ["toxicity"],
         "decide",
     )
-    assert verdict.behaviour == Behaviour(score=0.9, strikes=1)
-    assert emitted(outcome.effects) == [("moderation.results", "acme:u1")]
+    assert verdict.behaviour == Behaviour(score=0.9, strikes=1, recent_strikes=1)
+    assert emitted(outcome.effects) == [
+        ("moderation.results", "acme:u1"),
+        ("moderation.actions", "acme:default"),  # to the item's moderator (tests/core/test_actions)
+    ]
     assert puts(outcome.effects)[("behaviour", "acme:u1")]["strikes"] == 1
 
 
@@ -146,6 +149,7 @@ def test_a_review_that_acts_decides_and_sends_its_severity_to_the_author():
     assert emitted(outcome.effects) == [
         ("authors.severity", "acme:u1"),
         ("moderation.results", "acme:u1"),
+        ("moderation.actions", "acme:default"),
     ]
     assert outcome.effects[0].record.severity == pytest.approx(0.7)
 
@@ -167,7 +171,7 @@ def test_a_reviews_severity_lands_in_the_authors_behaviour():
     update = AuthorSeverity(tenant_id="acme", author_id="u1", content_id="c", severity=0.6, at=NOW)
     outcome = decide.record_outcome(update, None, half_life_s=HALF_LIFE)
     assert puts(outcome.effects) == {
-        ("behaviour", "acme:u1"): {"score": 0.6, "strikes": 1, "at": NOW}
+        ("behaviour", "acme:u1"): {"score": 0.6, "strikes": 1, "at": NOW, "struck": [NOW]}
     }
 
 

@@ -149,7 +149,7 @@ async def test_guidelines_reach_the_model_and_decide(stack, sent, storage, revie
     assert verdict.review.tokens > 0 and verdict.review.prompt_version
     assert "No spoilers" in prompt_text(fake.requests[-1])
     # the reviewer's severity goes back to the author's behaviour, keyed by author
-    assert [s[0] for s in sent] == ["authors.severity", "moderation.results"]
+    assert [s[0] for s in sent] == ["authors.severity", "moderation.results", "moderation.actions"]
     assert sent[0][1] == f"{reviewed_tenant['id']}:{verdict.author_id}"
     used = await storage.review.month_tokens(reviewed_tenant["id"])
     assert used == verdict.review.tokens

@@ -196,7 +196,10 @@ async def test_decide_applies_policy_and_counts_strikes(stack, sent):
         await agent.put(wire(toxic), key=toxic.key.encode())
         await agent.put(wire(lenient), key=lenient.key.encode())
         assert behaviour[toxic.key]["strikes"] == 1
-    first, second = (Verdict.model_validate_json(s[2]) for s in sent)
+    assert topics_of(sent) == ["moderation.results", "moderation.actions", "moderation.results"]
+    first, second = (
+        Verdict.model_validate_json(s[2]) for s in sent if s[0] == "moderation.results"
+    )
     assert (first.decision, first.flagged) == ("act", ["toxicity"])
     assert (second.decision, second.flagged) == ("allow", [])
     assert first.behaviour.strikes == 1 and first.behaviour.score == pytest.approx(0.9)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from gova.core.effects import Effect, Emit, Outcome, Put
+from gova.core.effects import Effect, Emit, Outcome, Put, Store
 from gova.schemas import DeadLetter
 from gova.storage import UNAVAILABLE, PostgresStorage
 from gova.streams import DEAD_LETTER, TopicSpec
@@ -39,6 +39,8 @@ async def apply(effects: list[Effect]) -> None:
             tables[effect.table][effect.key] = effect.value
         elif isinstance(effect, Emit):
             await emit(effect.topic, effect.key, effect.record)
+        elif isinstance(effect, Store) and effect.what == "actions":
+            await with_storage(lambda storage, rows=effect.records: storage.actions.create(rows))
         else:  # pragma: no cover - a new effect type without its adapter
             raise TypeError(f"no adapter applies {type(effect).__name__}")
 
