@@ -7,10 +7,11 @@ Everything else is read from `GOVA_*` variables.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +52,19 @@ class Settings(BaseSettings):
     # Per-tenant token bucket on the compatibility endpoints: one token per input text.
     api_rate_burst: float = 300.0
     api_rate_per_s: float = 100.0
+
+    # API keys: lookups that found a tenant are cached this long, this many at most (a key
+    # that matches nothing is never cached, so random keys cannot grow the process).
+    auth_cache_ttl_s: float = 30.0
+    auth_cache_size: int = Field(10_000, ge=1)
+    # Failed key lookups one client address may cause per minute before it is answered 429
+    # (without a database query) until its minute is over; 0 turns the throttle off.
+    auth_failures_per_minute: int = Field(20, ge=0)
+    # Client addresses the throttle tracks at once (least recently seen dropped first).
+    auth_throttle_size: int = Field(10_000, ge=1)
+    # Proxies whose X-Forwarded-For (and X-Forwarded-Proto) the API believes: comma-separated
+    # IPs or CIDR networks. Empty: the peer's own address is the client, headers ignored.
+    trusted_proxies: str = ""
     # Behaviour score: flagged severity decays with this half-life.
     behaviour_half_life_s: float = 86_400.0
     score_cache_ttl_s: int = 3_600
@@ -89,6 +103,45 @@ class Settings(BaseSettings):
     # Fernet key for credentials at rest; `gova up` makes one in the data dir when unset.
     secret_key: str | None = None
 
+    # Actions. Strikes older than the window do not count on a moderator's ladder.
+    strike_window_s: float = 30 * 86_400.0
+    # An action awaiting a human longer than this expires.
+    approval_ttl_s: float = 86_400.0
+    # An action taken by an executor that has not settled within this is retried (the
+    # executor died mid-call); how often the worker looks for expired and stuck actions.
+    action_lease_s: float = 60.0
+    action_sweep_interval_s: float = 30.0
+    # Discord's REST API (tests point it at a local fake) and the deployment's bot token
+    # (a tenant may bring its own with PUT /api/v1/discord).
+    discord_api_base: str = Field(
+        "https://discord.com/api/v10",
+        validation_alias=AliasChoices("DISCORD_API_BASE", "GOVA_DISCORD_API_BASE"),
+    )
+    discord_bot_token: str | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_BOT_TOKEN", "GOVA_DISCORD_BOT_TOKEN")
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        """Refuse a typo at startup rather than silently trusting nothing (or everything)."""
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"GOVA_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The entries normalised (`10.0.0.1/8` → `10.0.0.0/8`), as uvicorn's matcher wants."""
+        return [
+            str(ipaddress.ip_network(e, strict=False)) if "/" in e else str(ipaddress.ip_address(e))
+            for e in _entries(self.trusted_proxies)
+        ]
+
     @property
     def run_file(self) -> Path:
         return self.data_dir / "run.json"
@@ -117,6 +170,10 @@ class Settings(BaseSettings):
     @property
     def pg_dir(self) -> Path:
         return self.data_dir / "pg"
+
+
+def _entries(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 @lru_cache
