@@ -1,4 +1,4 @@
-"""The FastAPI application: lifespan (connections), error shapes, body limit, routers."""
+"""The FastAPI application: lifespan (connections), error shapes, middleware, routers."""
 
 from __future__ import annotations
 
@@ -8,73 +8,41 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gova import __version__, cache
-from gova.api import compat_openai, compat_perspective, moderate, policy, review
+from gova.api import (
+    actions,
+    compat_openai,
+    compat_perspective,
+    moderate,
+    moderators,
+    openapi,
+    policy,
+    review,
+)
+from gova.api.body_limit import BodyLimit, BodyLimitedRoute
+from gova.api.key_cache import Authenticator
 from gova.api.state import ApiState, VerdictWaiters
 from gova.settings import Settings, get_settings
 from gova.storage import UNAVAILABLE, PostgresStorage
 
 log = logging.getLogger("gova.api")
 
-
-FORM = b"application/x-www-form-urlencoded"
-
-
-class BodyLimit:
-    """Refuse bodies over the limit with 413, whether or not Content-Length is sent.
-
-    Also reads `curl -d` bodies (sent as form-encoded by default) as the JSON they are:
-    every body this API takes is JSON.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        if headers.get(b"content-type", b"").startswith(FORM):
-            scope = dict(scope)
-            scope["headers"] = [
-                (k, b"application/json" if k == b"content-type" else v) for k, v in scope["headers"]
-            ]
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(scope, receive, send)
-        # Read the body here, counting, and replay it: an error raised from inside the app's
-        # own body parsing would come back as a generic 400.
-        body, more = b"", True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return await self.app(scope, _replay([message], receive), send)
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await self._refuse(scope, receive, send)
-        replay = {"type": "http.request", "body": body, "more_body": False}
-        await self.app(scope, _replay([replay], receive), send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            {"detail": f"body: larger than {self.max_bytes} bytes"}, status_code=413
-        )
-        await response(scope, receive, send)
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """A receive that hands back `messages` first, then reads on (for disconnects)."""
-    queue = list(messages)
-
-    async def replayed() -> Message:
-        return queue.pop(0) if queue else await receive()
-
-    return replayed
+ROUTERS = (
+    moderate.router,
+    moderators.router,
+    actions.router,
+    policy.router,
+    review.router,
+    compat_openai.router,
+    compat_perspective.router,
+)
 
 
 def _field(loc: tuple) -> str:
@@ -92,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await producer.start()
         waiters = VerdictWaiters(redis)
         await waiters.start()
-        app.state.gova = ApiState(settings, storage, redis, producer, waiters)
+        auth = Authenticator.from_settings(settings)
+        app.state.gova = ApiState(settings, storage, redis, producer, waiters, auth)
         try:
             yield
         finally:
@@ -107,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Real-time, self-hosted, policy-aware content moderation.",
         lifespan=lifespan,
     )
+    app.router.route_class = BodyLimitedRoute
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -116,6 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": detail, "errors": jsonable_encoder(errors, exclude={"ctx", "input"})},
             status_code=422,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 405:
+            # Routing names only the first route on the path; list every method it has.
+            allowed = ", ".join(_methods(app, request.scope["path"]))
+            exc.headers = {**(exc.headers or {}), "Allow": allowed}
+        return await http_exception_handler(request, exc)
 
     async def _database_away(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
@@ -134,10 +112,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness only, so it needs no key and says nothing about any tenant."""
         return {"status": "ok"}
 
-    app.include_router(moderate.router)
-    app.include_router(policy.router)
-    app.include_router(review.router)
-    app.include_router(compat_openai.router)
-    app.include_router(compat_perspective.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if trusted := settings.trusted_proxy_list:
+        # Outermost: the client address (and scheme) is settled before anything reads it.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
+    openapi.install(app, settings)
     return app
+
+
+def _methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves on `path` (the routers' own routes: how an app holds
+    included routes differs between FastAPI versions)."""
+    routes = [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
+    return sorted(
+        {
+            method
+            for route in routes
+            if isinstance(route, Route) and route.path_regex.match(path)
+            for method in route.methods or ()
+        }
+    )

@@ -14,18 +14,23 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gova.api import text_scoring
 from gova.api.auth import Tenant, current_tenant
+from gova.api.body_limit import BodyLimitedRoute
+from gova.api.errors import AUTHENTICATED, WITH_BODY, OpenAIError, responses
+from gova.api.openapi import from_settings
 from gova.api.policy import effective
 from gova.api.ratelimit import charge
 from gova.api.state import ApiState, get_state
@@ -54,12 +59,12 @@ def _param(message: str) -> str | None:
     return field.removeprefix("body.") if sep and " " not in field else None
 
 
-def enveloped(render: Render) -> type[APIRoute]:
+def enveloped(render: Render) -> type[BodyLimitedRoute]:
     """A route class answering its router's errors with `render` instead of the app's
     `{"detail"}`: compatible clients parse their own API's error shape, and the app's
     handlers see only what escapes a route."""
 
-    class Enveloped(APIRoute):
+    class Enveloped(BodyLimitedRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
@@ -73,7 +78,7 @@ def enveloped(render: Render) -> type[APIRoute]:
                         f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True)
                     )
                     return render(422, message, fields[0] if fields else None, None)
-                except HTTPException as exc:
+                except StarletteHTTPException as exc:  # FastAPI raises some as Starlette's
                     detail = str(exc.detail)
                     return render(exc.status_code, detail, _param(detail), exc.headers)
                 except UNAVAILABLE:
@@ -95,25 +100,40 @@ def _openai_error(
     return JSONResponse(body, status_code=code, headers=headers)
 
 
-router = APIRouter(prefix="/v1", tags=["compatibility"], route_class=enveloped(_openai_error))
+router = APIRouter(
+    prefix="/v1",
+    tags=["compatibility"],
+    route_class=enveloped(_openai_error),
+    responses=responses(*AUTHENTICATED, *WITH_BODY, model=OpenAIError),
+)
+
+# One text's schema: its limit is a setting, checked by `_texts` with OpenAI-style messages.
+_TEXT = {"type": "string", **from_settings(maxLength="max_content_chars")}
+Text = Annotated[str, WithJsonSchema(_TEXT)]
+Texts = Annotated[
+    list[str], WithJsonSchema({"type": "array", "items": _TEXT, "maxItems": MAX_INPUTS})
+]
 
 
 class TextPart(BaseModel):
+    # JSON types as declared: lax pydantic would also read 0 as false or "5" as 5.
+    model_config = ConfigDict(strict=True)
+
     type: Literal["text"]
-    text: str
-
-
-class ImageURLPart(BaseModel):
-    type: Literal["image_url"]
-    image_url: dict[str, Any]
-
-
-Part = Annotated[TextPart | ImageURLPart, Field(discriminator="type")]
+    text: str = Field(
+        description="the parts' texts are joined with newlines into one input, whose length "
+        "is limited as one text's",
+        json_schema_extra=from_settings(maxLength="max_content_chars"),
+    )
 
 
 class ModerationRequest(BaseModel):
-    input: str | list[str] | list[Part] = Field(
-        description="a text, a list of texts (one result each), or one input as typed parts"
+    # JSON types as declared: lax pydantic would also read 0 as false or "5" as 5.
+    model_config = ConfigDict(strict=True)
+
+    input: Text | Texts | list[TextPart] = Field(
+        description="a text, a list of texts (one result each), or one input as typed parts "
+        "(text parts only: image parts are refused)"
     )
     model: str | None = Field(None, description="accepted and echoed; Gova's model answers")
 
@@ -124,11 +144,17 @@ class ModerationRequest(BaseModel):
         try:
             return handler(value)
         except ValidationError as exc:
+            if isinstance(value, list) and any(_is_image(p) for p in value):
+                raise PydanticCustomError("images_unsupported", IMAGES_UNSUPPORTED) from exc
             raise PydanticCustomError(
                 "input_form",
                 "must be a string, a list of strings, or a list of typed parts "
                 '({"type": "text", "text": ...})',
             ) from exc
+
+
+def _is_image(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url"
 
 
 def _texts(body: ModerationRequest, max_chars: int) -> list[str]:
@@ -139,10 +165,6 @@ def _texts(body: ModerationRequest, max_chars: int) -> list[str]:
     elif per_item:
         texts = list(body.input)
     else:
-        if any(isinstance(p, ImageURLPart) for p in body.input):
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, f"input: {IMAGES_UNSUPPORTED}"
-            )
         texts = ["\n".join(p.text for p in body.input)]
     if len(texts) > MAX_INPUTS:
         raise HTTPException(

@@ -14,13 +14,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Security, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials
+from pydantic import BaseModel, ConfigDict, Field
 
 from gova.api import text_scoring
-from gova.api.auth import Tenant, current_tenant
+from gova.api.auth import MISSING_KEY, Tenant, authenticate, bearer, unauthorised
 from gova.api.compat_openai import enveloped
+from gova.api.errors import AUTHENTICATED, PerspectiveError, responses
+from gova.api.openapi import NO_422, from_settings
 from gova.api.ratelimit import charge
 from gova.api.state import ApiState, get_state
 
@@ -47,6 +50,7 @@ _STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
+    413: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
     503: "UNAVAILABLE",
 }
@@ -63,24 +67,67 @@ def _perspective_error(
 
 
 router = APIRouter(
-    prefix="/v1alpha1", tags=["compatibility"], route_class=enveloped(_perspective_error)
+    prefix="/v1alpha1",
+    tags=["compatibility"],
+    route_class=enveloped(_perspective_error),
+    responses=responses(
+        400,
+        413,
+        *AUTHENTICATED,
+        model=PerspectiveError,
+        e400="the request is invalid (Perspective answers every invalid request with 400)",
+    ),
+)
+key_query = APIKeyQuery(
+    name="key",
+    auto_error=False,
+    scheme_name="key",
+    description="The API key as Perspective's clients send it, when there is no bearer header.",
 )
 
 
+def _either_case(word: str) -> str:
+    """A pattern for `word` in any letter case: the route upper-cases what it reads."""
+    return "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+# What `analyze` checks, written into the schema (the code keeps Perspective's messages).
 class Comment(BaseModel):
-    text: str
-    type: str = "PLAIN_TEXT"
+    # JSON types as declared: lax pydantic would also read 0 as false or "5" as 5.
+    model_config = ConfigDict(strict=True)
+
+    text: str = Field(
+        json_schema_extra={"pattern": r"\S", **from_settings(maxLength="max_content_chars")},
+        description="not blank",
+    )
+    type: str = Field(
+        "PLAIN_TEXT", json_schema_extra={"pattern": f"^{_either_case('PLAIN_TEXT')}$"}
+    )
 
 
 # Field names are Perspective's own, camelCase included.
 class AttributeParameters(BaseModel):
-    scoreType: str = "PROBABILITY"
+    # JSON types as declared: lax pydantic would also read 0 as false or "5" as 5.
+    model_config = ConfigDict(strict=True)
+
+    scoreType: str = Field(
+        "PROBABILITY", json_schema_extra={"pattern": f"^{_either_case('PROBABILITY')}$"}
+    )
     scoreThreshold: float | None = Field(None, ge=0.0, le=1.0)
 
 
+ATTRIBUTE_NAMES = "^(?:" + "|".join(_either_case(name) for name in ATTRIBUTES) + ")$"
+
+
 class AnalyzeRequest(BaseModel):
+    # JSON types as declared: lax pydantic would also read 0 as false or "5" as 5.
+    model_config = ConfigDict(strict=True)
+
     comment: Comment
-    requestedAttributes: dict[str, AttributeParameters]
+    requestedAttributes: dict[str, AttributeParameters] = Field(
+        json_schema_extra={"minProperties": 1, "propertyNames": {"pattern": ATTRIBUTE_NAMES}},
+        description=f"at least one of {', '.join(ATTRIBUTES)} (any letter case)",
+    )
     languages: list[str] | None = None
     doNotStore: bool = False  # Gova never stores these anyway
     spanAnnotations: bool = False
@@ -96,19 +143,18 @@ def _invalid(message: str) -> HTTPException:
 
 async def perspective_tenant(
     request: Request,
-    key: str | None = Query(None, description="API key, as Perspective's clients send it"),
+    credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+    key: str | None = Security(key_query),
     state: ApiState = Depends(get_state),
 ) -> Tenant:
-    """The Bearer key, else `?key=`: the same lookup and cache as every other route."""
-    if not request.headers.get("authorization"):
-        if not key:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing API key: send 'Authorization: Bearer <key>' or '?key=<key>'",
-            )
-        bearer = (b"authorization", f"Bearer {key}".encode())
-        request = Request({**request.scope, "headers": [*request.scope["headers"], bearer]})
-    return await current_tenant(request, state)
+    """The Bearer key, else `?key=`: the same lookup, cache and throttle as every other route."""
+    if request.headers.get("authorization"):
+        if credentials is None:
+            raise unauthorised(MISSING_KEY)
+        return await authenticate(request, credentials.credentials, state)
+    if not (key := (key or "").strip()):
+        raise unauthorised("missing API key: send 'Authorization: Bearer <key>' or '?key=<key>'")
+    return await authenticate(request, key, state)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -136,6 +182,7 @@ def _score(value: float) -> dict:
 
 @router.post(
     "/comments:analyze",
+    openapi_extra={NO_422: True},
     summary="Score a comment, in Perspective API's format",
     description="Authenticate with `Authorization: Bearer <key>` or `?key=<key>`. "
     f"Supported attributes: {', '.join(ATTRIBUTES)}.",
@@ -154,9 +201,12 @@ async def analyze(
         raise _invalid(f"comment.type: {body.comment.type} is not supported; send PLAIN_TEXT")
     if not body.requestedAttributes:
         raise _invalid(f"requestedAttributes: request at least one of: {', '.join(ATTRIBUTES)}")
-    requested = {name.upper(): params for name, params in body.requestedAttributes.items()}
     languages = body.languages or []
-    for name, params in requested.items():
+    requested: dict[str, AttributeParameters] = {}
+    # Every entry is checked before names are folded: `toxicity` and `TOXICITY` are one
+    # attribute, but a bad scoreType on either is still refused.
+    for given, params in body.requestedAttributes.items():
+        name = given.upper()
         if name not in ATTRIBUTES:
             raise _invalid(
                 f"Attribute {name} does not support request languages: "
@@ -164,6 +214,7 @@ async def analyze(
             )
         if params.scoreType.upper() != "PROBABILITY":
             raise _invalid(f"Attribute {name}: scoreType {params.scoreType} is not supported")
+        requested[name] = params
 
     await charge(state, tenant.id, 1)
     if body.spanAnnotations:

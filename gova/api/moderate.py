@@ -6,21 +6,29 @@ import asyncio
 import logging
 import time
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gova import cache
 from gova.api.auth import Tenant, current_tenant
+from gova.api.body_limit import BodyLimitedRoute
+from gova.api.content_in import ContentEvent
+from gova.api.errors import AUTHENTICATED, WITH_BODY, WITH_PARAMS, responses
 from gova.api.policy import effective
 from gova.api.review import context_dependent
 from gova.api.state import ApiState, get_state
-from gova.schemas import ContentEvent, Submission
+from gova.schemas import Submission
 from gova.storage import UNAVAILABLE
 from gova.streams import CONTENT_RAW
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["moderation"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["moderation"],
+    route_class=BodyLimitedRoute,
+    responses=responses(*AUTHENTICATED),
+)
 
 # The stages that exist; anything else is refused rather than accepted and never processed.
 ENABLED_MODALITIES = {"text"}
@@ -29,10 +37,18 @@ POLL_S = 1.0
 
 
 MAX_BATCH_ITEMS = 100
+# Ids as ContentEvent takes them: no other id can have a verdict.
+_ID = ContentEvent.model_fields["id"]
+ID_PATTERN = next(m.pattern for m in _ID.metadata if getattr(m, "pattern", None))
+ID_MAX = next(m.max_length for m in _ID.metadata if getattr(m, "max_length", None))
 
 
 class BatchRequest(BaseModel):
-    items: list[ContentEvent] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    items: list[ContentEvent] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="an id given twice is one item (the first), as an id sent again is",
+    )
 
 
 def _status_url(request: Request, content_id: str) -> str:
@@ -121,6 +137,8 @@ async def _await_verdicts(
 async def _outcome(state: ApiState, tenant_id: str, content_id: str) -> dict | None:
     """The stored verdict, else the failure if the item was dead-lettered, else None."""
     if stored := await state.storage.verdicts.get(tenant_id, content_id):
+        taken = await state.storage.actions.for_content(tenant_id, content_id)
+        stored["actions"] = [{"id": a.id, "type": a.type, "status": a.status} for a in taken]
         return stored
     return await state.storage.dead_letters.failure(tenant_id, content_id)
 
@@ -155,7 +173,11 @@ def _pending(request: Request, content_id: str) -> dict:
 
 @router.post(
     "/moderate",
-    responses={202: {"description": "accepted; poll status_url"}, 200: {"description": "verdict"}},
+    responses={
+        202: {"description": "accepted; poll status_url"},
+        200: {"description": "verdict"},
+        **responses(*WITH_BODY),
+    },
 )
 async def moderate(
     event: ContentEvent,
@@ -176,7 +198,14 @@ async def moderate(
     return JSONResponse(_pending(request, event.id), status_code=status.HTTP_202_ACCEPTED)
 
 
-@router.post("/moderate/batch")
+@router.post(
+    "/moderate/batch",
+    responses={
+        202: {"description": "accepted; some results are pending"},
+        200: {"description": "a verdict for every item"},
+        **responses(*WITH_BODY),
+    },
+)
 async def moderate_batch(
     body: BatchRequest,
     request: Request,
@@ -185,12 +214,15 @@ async def moderate_batch(
     state: ApiState = Depends(get_state),
 ) -> JSONResponse:
     ids = [e.id for e in body.items]
-    if len(set(ids)) != len(ids):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "body.items: duplicate ids")
     for i, event in enumerate(body.items):
         _check(event, state, where=f"body.items.{i}")
-    stored = await _stored_or_none(state, tenant.id, ids)
-    new = [e for e in body.items if e.id not in stored]
+    # One item per id, the first given: a repeated id within a batch is a resubmission, as it
+    # is across requests (a schema cannot say "unique by id", so it is not refused either).
+    first: dict[str, ContentEvent] = {}
+    for event in body.items:
+        first.setdefault(event.id, event)
+    stored = await _stored_or_none(state, tenant.id, list(first))
+    new = [e for e in first.values() if e.id not in stored]
     if wait and new:
         stored.update(await _await_verdicts(state, tenant, [e.id for e in new], new))
     elif new:
@@ -203,10 +235,18 @@ async def moderate_batch(
     )
 
 
-@router.get("/content/{content_id}", name="get_content")
+@router.get(
+    "/content/{content_id}",
+    name="get_content",
+    responses={
+        202: {"description": "accepted, no verdict yet"},
+        200: {"description": "verdict"},
+        **responses(*WITH_PARAMS, 404, e404="no such item for this tenant"),
+    },
+)
 async def get_content(
-    content_id: str,
     request: Request,
+    content_id: str = Path(max_length=ID_MAX, pattern=ID_PATTERN),
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),
 ) -> JSONResponse:

@@ -1,31 +1,42 @@
-"""The reviewer's configuration: moderators' guidelines, the tenant's LLM, and its usage."""
+"""The reviewer's configuration: the tenant's LLM and its usage; whether a moderator wants
+every item reviewed (its config lives in `gova.api.moderators`)."""
 
 from __future__ import annotations
 
+import re
 import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
-from pydantic import BaseModel, Field, HttpUrl
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, Strict
+from pydantic_core import PydanticCustomError
 
 from gova import secrets
 from gova.api.auth import Tenant, current_tenant
+from gova.api.body_limit import BodyLimitedRoute
+from gova.api.errors import AUTHENTICATED, WITH_BODY, responses
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent
+from gova.schemas.fields import StoredText
 
-router = APIRouter(prefix="/api/v1", tags=["review"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["review"],
+    route_class=BodyLimitedRoute,
+    responses=responses(*AUTHENTICATED),
+)
 
 NAME = r"^[A-Za-z0-9._-]{1,64}$"
 
 
-class ModeratorConfig(BaseModel):
-    guidelines: str = Field(
-        "", max_length=20_000, description="the community's rules, ideally numbered (G1, G2…)"
-    )
-    server_summary: str = Field("", max_length=5_000, description="what this community is")
-    context_dependent: bool = Field(
-        False,
-        description="guidelines no classifier can judge (spoilers, off-topic…): review every item",
-    )
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# A JSON Schema integer: 5 or 5.0, not "5" or true.
+Count = Annotated[int, Strict(False), BeforeValidator(_json_number)]
 
 
 CONFIG_TTL_S = 10.0
@@ -44,38 +55,49 @@ async def context_dependent(state: ApiState, tenant_id: str, event: ContentEvent
     return hit[1]
 
 
+def forget_moderator(tenant_id: str, name: str) -> None:
+    """Drop this process's cached view of a moderator whose config changed."""
+    _context_dependent.pop((tenant_id, name), None)
+
+
 class LLMSettings(BaseModel):
-    base_url: HttpUrl = Field(description="an OpenAI-compatible API, e.g. http://vllm:8000/v1")
-    model: str = Field(min_length=1, max_length=200)
-    api_key: str | None = Field(None, max_length=500, description="stored encrypted")
-    monthly_token_budget: int = Field(1_000_000, ge=0)
+    # JSON types as declared: lax pydantic would also read 0 as false or "5" as 5.
+    model_config = ConfigDict(strict=True)
+
+    base_url: HttpUrl = Field(
+        description="an OpenAI-compatible API, e.g. http://vllm:8000/v1 (http or https; the "
+        "host must be one of GOVA_LLM_ALLOWED_HOSTS where that is set)"
+    )
+    model: StoredText = Field(min_length=1, max_length=200)
+    api_key: StoredText | None = Field(None, max_length=500, description="stored encrypted")
+    monthly_token_budget: Count = Field(1_000_000, ge=0)
 
 
-@router.put("/moderators/{name}")
-async def put_moderator(
-    config: ModeratorConfig,
-    name: str = Path(pattern=NAME),
-    tenant: Tenant = Depends(current_tenant),
-    state: ApiState = Depends(get_state),
-) -> dict:
-    await state.storage.review.set_moderator(tenant.id, name, config.model_dump())
-    _context_dependent.pop((tenant.id, name), None)
-    return {"name": name, **config.model_dump()}
+def base_url_pattern(allowed_hosts: set[str]) -> str:
+    """The URLs `put_llm` takes, as a pattern: http(s), and one of `allowed_hosts` if any.
+
+    It follows the URL parser where fuzzing reaches: scheme and host in either case (the
+    parser lower-cases them), userinfo up to the last `@`, ports up to 65535 (leading zeros
+    allowed). With no allowed hosts, the host is only roughly checked.
+    """
+
+    def either_case(text: str) -> str:
+        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+    hosts = "|".join(either_case(h) for h in sorted(allowed_hosts))
+    hosts = hosts or r"[^/?#@:\[\]\\%\s]+|\[[0-9A-Fa-f:.]+\]"
+    up_to_65535 = r"[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+    port = rf"(?::0*(?:{up_to_65535})?)?"
+    userinfo = r"(?:[^/?#\\]*@)?"
+    return rf"^{either_case('http')}[Ss]?://{userinfo}(?:{hosts}){port}(?:[/?#\\].*)?$"
 
 
-@router.get("/moderators/{name}")
-async def get_moderator(
-    name: str = Path(pattern=NAME),
-    tenant: Tenant = Depends(current_tenant),
-    state: ApiState = Depends(get_state),
-) -> dict:
-    config = await state.storage.review.get_moderator(tenant.id, name)
-    if config is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no moderator {name!r} for this tenant")
-    return {"name": name, **config}
-
-
-@router.put("/llm")
+@router.put(
+    "/llm",
+    responses=responses(
+        *WITH_BODY, 503, e503="the database is unavailable, or no GOVA_SECRET_KEY to store a key"
+    ),
+)
 async def put_llm(
     llm: LLMSettings, tenant: Tenant = Depends(current_tenant), state: ApiState = Depends(get_state)
 ) -> dict:

@@ -16,4 +16,7 @@ def serve() -> None:
         port=settings.api_port,
         log_level="info",
         timeout_graceful_shutdown=3,
+        # The app reads forwarding headers itself, from GOVA_TRUSTED_PROXIES only; uvicorn's
+        # own default would believe any X-Forwarded-For sent from 127.0.0.1.
+        proxy_headers=False,
     )

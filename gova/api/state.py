@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from fastapi import Request
@@ -14,6 +15,9 @@ from fastapi import Request
 from gova import cache
 from gova.settings import Settings
 from gova.storage import Storage
+
+if TYPE_CHECKING:
+    from gova.api.key_cache import Authenticator
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,7 @@ class ApiState:
     redis: object
     producer: AIOKafkaProducer
     waiters: VerdictWaiters
+    auth: Authenticator
 
 
 def get_state(request: Request) -> ApiState:

@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from gova.core.keys import moderator_key
+from gova.schemas.fields import StoredText
 
 ActionType = Literal["REPLY", "DELETE", "WARN", "TIMEOUT", "KICK", "BAN"]
 #: How strong an action is, weakest first: "the higher of two proposals" compares these.
@@ -67,7 +77,9 @@ class ActionSpec(BaseModel):
 class LadderStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    strikes: int = Field(ge=1, description="the author's strikes (within the window) from which")
+    strikes: StrictInt = Field(
+        ge=1, description="the author's strikes (within the window) from which"
+    )
     actions: list[ActionSpec] = Field(min_length=1, max_length=5)
 
 
@@ -99,11 +111,11 @@ class ModeratorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    guidelines: str = Field(
+    guidelines: StoredText = Field(
         "", max_length=20_000, description="the community's rules, ideally numbered (G1, G2…)"
     )
-    server_summary: str = Field("", max_length=5_000, description="what this community is")
-    context_dependent: bool = Field(
+    server_summary: StoredText = Field("", max_length=5_000, description="what this community is")
+    context_dependent: StrictBool = Field(
         False,
         description="guidelines no classifier can judge (spoilers, off-topic…): review every item",
     )
@@ -112,8 +124,10 @@ class ModeratorConfig(BaseModel):
     )
     discord: DiscordTarget | None = None
     webhook: WebhookTarget | None = None
-    manual_approval: bool = Field(False, description="hold every action for a human moderator")
-    shadow: bool = Field(False, description="record what would be done, never execute")
+    manual_approval: StrictBool = Field(
+        False, description="hold every action for a human moderator"
+    )
+    shadow: StrictBool = Field(False, description="record what would be done, never execute")
     allowed_actions: list[ActionType] = Field(default_factory=lambda: list(DEFAULT_ALLOWED))
     ladder: list[LadderStep] = Field(
         default_factory=lambda: [s.model_copy(deep=True) for s in DEFAULT_LADDER]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.conftest import new_tenant
 from tests.integration.conftest import client_for, event, eventually, new_id
 
 TOXIC = "you are a stupid worthless idiot"
@@ -163,3 +164,47 @@ async def test_tenant_policy_overrides_default_thresholds(running, tenant_b):
             assert bad.status_code == 422 and "thresholds" in bad.json()["detail"]
         finally:
             await api.put("/api/v1/policy", json={"thresholds": {}})
+
+
+async def test_an_id_repeated_in_a_batch_is_one_item(api, pool, tenant):
+    cid = new_id("b")
+    items = [event(cid, TOXIC, user="repeater"), event(cid, BENIGN, user="repeater")]
+    r = await api.post("/api/v1/moderate/batch?wait=true", json={"items": items})
+    assert r.status_code == 200, r.text
+    first, second = r.json()["results"]
+    assert first == second and first["decision"] == "act"  # the first occurrence's verdict
+    assert len(await stored(pool, tenant["id"], cid)) == 1
+
+
+async def test_metadata_timestamp_is_an_rfc3339_date_time(api):
+    ok = event(new_id(), BENIGN, metadata={"timestamp": "2026-05-01T12:00:00+02:00"})
+    assert (await api.post("/api/v1/moderate", json=ok)).status_code == 202
+    for loose in (0, "0", "2026-05-01", "2026-05-01T12:00:00"):
+        r = await api.post(
+            "/api/v1/moderate", json=event(new_id(), BENIGN, metadata={"timestamp": loose})
+        )
+        assert r.status_code == 422, (loose, r.text)
+        assert "body.metadata.timestamp" in r.json()["detail"]
+
+
+async def test_policy_numbers_and_band(running, pool):
+    tenant = await new_tenant(pool, new_id("policy"))
+    async with client_for(running, tenant["key"]) as api:
+        r = await api.put("/api/v1/policy", json={"review_band": [0.8, 0.2]})
+        assert r.status_code == 200 and r.json()["overrides"]["review_band"] == [0.2, 0.8]
+        for loose in ({"thresholds": {"toxicity": "0.5"}}, {"review_band": [0, True]}):
+            r = await api.put("/api/v1/policy", json=loose)
+            assert r.status_code == 422, (loose, r.text)
+        assert (await api.get("/api/v1/policy")).json()["overrides"]["review_band"] == [0.2, 0.8]
+
+
+async def test_text_postgresql_cannot_store_is_refused(api):
+    r = await api.put("/api/v1/moderators/nul", json={"guidelines": "G1: be kind\x00"})
+    assert r.status_code == 422 and "body.guidelines" in r.json()["detail"], r.text
+    assert (await api.get("/api/v1/moderators/nul")).status_code == 404
+
+
+async def test_unsupported_methods_list_every_allowed_one(api):
+    for path, allowed in [("/api/v1/policy", "GET, PUT"), ("/api/v1/moderate", "POST")]:
+        r = await api.delete(path)
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (path, r.headers)

@@ -23,7 +23,7 @@ from openai.types import ModerationCreateResponse
 
 from gova import cache
 from gova.api import ratelimit, text_scoring
-from gova.models.base import MissingModelError
+from gova.api.app import create_app
 from gova.models.text import OPENAI_CATEGORIES
 from tests.conftest import new_tenant
 from tests.fakes.perspective_requests import REQUESTS, Recorded
@@ -32,6 +32,7 @@ from tests.integration.conftest import client_for
 TOXIC = "you are a stupid worthless idiot"
 BENIGN = "thanks, have a nice day"
 ANALYZE = "/v1alpha1/comments:analyze"
+OPENAI_ERROR_KEYS = {"message", "type", "param", "code"}
 RESULT_KEYS = {"flagged", "categories", "category_scores", "category_applied_input_types"}
 
 
@@ -312,6 +313,13 @@ async def test_perspective_errors(running, acme):
                 {"comment": {"text": "x" * 30_000}, "requestedAttributes": {"TOXICITY": {}}},
                 "comment.text",
             ),
+            (  # one attribute in two spellings: each is checked
+                {
+                    "comment": comment,
+                    "requestedAttributes": {"toxicity": {"scoreType": "RAW"}, "TOXICITY": {}},
+                },
+                "scoreType",
+            ),
         ]
         for body, needle in bad:
             r = await api.post(ANALYZE, json=body)
@@ -328,6 +336,18 @@ async def test_perspective_errors(running, acme):
         assert_perspective_error(r, 401, "UNAUTHENTICATED")
         r = await anonymous.post(ANALYZE, json=ok)
         assert "?key=" in assert_perspective_error(r, 401, "UNAUTHENTICATED")
+
+
+async def test_unreadable_and_oversized_bodies_get_each_apis_envelope(running, acme, settings):
+    too_big = b"x" * (settings.max_body_bytes + 1)
+    json_type = {"content-type": "application/json"}
+    async with client_for(running, acme["key"]) as api:
+        for body, code in ((b"\x17\xff", 400), (too_big, 413)):
+            r = await api.post("/v1/moderations", content=body, headers=json_type)
+            assert r.status_code == code and set(r.json()["error"]) == OPENAI_ERROR_KEYS, r.text
+            assert r.json()["error"]["type"] == "invalid_request_error"
+            r = await api.post(ANALYZE, content=body, headers=json_type)
+            assert_perspective_error(r, code, "INVALID_ARGUMENT")
 
 
 async def test_perspective_counts_against_the_rate_limit(running, pool, redis):
@@ -408,13 +428,27 @@ async def test_charge_allows_when_redis_is_away(settings, caplog, monkeypatch):
     assert len(warnings) == 1 and "not enforced" in warnings[0].getMessage()
 
 
-async def test_missing_model_is_503(monkeypatch):
-    def missing():
-        raise MissingModelError("the text model is not installed: `pip install gova[text]`")
-
+async def test_missing_model_is_503(stack, pool, settings, monkeypatch, tmp_path):
+    """No text model where the settings point: both endpoints answer 503 in their own
+    envelopes, with the loader's own word on how to get one."""
+    monkeypatch.setattr(settings, "text_model_dir", tmp_path)  # an empty directory
     monkeypatch.setattr(text_scoring, "_model", None)
-    monkeypatch.setattr(text_scoring, "load_text_classifier", missing)
-    with pytest.raises(HTTPException) as unavailable:
-        await text_scoring.score(["hello"])
-    assert unavailable.value.status_code == 503
-    assert "pip install" in unavailable.value.detail
+    tenant = await fresh_tenant(pool)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app)
+    headers = {"Authorization": f"Bearer {tenant['key']}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gova", headers=headers) as api,
+    ):
+        r = await api.post("/v1/moderations", json={"input": BENIGN})
+        assert r.status_code == 503, r.text
+        error = r.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert error["type"] == "server_error"
+        ok = {"comment": {"text": BENIGN}, "requestedAttributes": {"TOXICITY": {}}}
+        message = assert_perspective_error(await api.post(ANALYZE, json=ok), 503, "UNAVAILABLE")
+    assert message == error["message"]
+    # How to fix it: train a model there, or point GOVA_TEXT_MODEL_DIR at one.
+    assert "gova train text" in message and "GOVA_TEXT_MODEL_DIR" in message
+    assert text_scoring._model is None  # nothing half-loaded is kept

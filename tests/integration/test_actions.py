@@ -1,0 +1,191 @@
+"""From verdict to action through the real stack: moderators started over the API reach the
+running worker, acting verdicts become actions, a human approves one, and the fake Discord
+receives exactly one call."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from tests.fakes.discord_server import FakeDiscord
+from tests.integration.conftest import client_for, event, eventually, new_id
+
+BOT_TOKEN = "fake-bot-token-for-the-actions-tests"
+GUILD = "424242424242"
+
+
+@pytest.fixture(scope="module")
+def discord():
+    # The worker was started with GOVA_DISCORD_API_BASE pointing at this port (tests/conftest.py).
+    port = int(os.environ["GOVA_DISCORD_API_BASE"].split(":")[2].split("/")[0])
+    with FakeDiscord(token=BOT_TOKEN, port=port) as fake:
+        yield fake
+
+
+@pytest.fixture()
+async def guild(running, pool, discord):
+    """A tenant of its own with a manual-approval Discord moderator, started."""
+    from tests.conftest import new_tenant
+
+    tenant = await new_tenant(pool, f"guild-{uuid.uuid4().hex[:6]}")
+    async with client_for(running, tenant["key"]) as api:
+        assert (await api.put("/api/v1/discord", json={"bot_token": BOT_TOKEN})).status_code == 200
+        config = {
+            "platform": "discord",
+            "discord": {"guild_id": GUILD},
+            "manual_approval": True,
+        }
+        put = await api.put("/api/v1/moderators/mods", json=config)
+        assert put.status_code == 200, put.text
+        assert put.json()["status"] == "stopped"
+        started = await api.post("/api/v1/moderators/mods/start")
+        assert started.json()["status"] == "running"
+        await running_in_worker(running, tenant["id"], "mods", True)
+        yield {**tenant, "api": api}
+
+
+async def running_in_worker(running, tenant_id: str, name: str, expected: bool) -> None:
+    """Wait until the worker's moderator table says the moderator runs (or not)."""
+    url = f"{running.monitor_url}/table/moderators/{tenant_id}:{name}/"
+
+    async def applied():
+        async with httpx.AsyncClient(timeout=5) as monitor:
+            answer = await monitor.get(url)
+        if answer.status_code != 200:
+            return None
+        value = answer.json()
+        return isinstance(value, dict) and value.get("running") is expected
+
+    await eventually(applied, timeout=30)
+
+
+def discord_message(text: str, author: str, message_id: str) -> dict:
+    metadata = {
+        "source": "discord",
+        "moderator": "mods",
+        "guildId": GUILD,
+        "channelId": "777000000000000001",
+        "messageId": message_id,
+    }
+    return event(new_id("d"), text, user=author, metadata=metadata)
+
+
+async def actions_of(api, author: str, status: str | None = None) -> list[dict]:
+    params = {"author": author, **({"status": status} if status else {})}
+    answer = await api.get("/api/v1/actions", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+async def test_a_repeat_offender_in_a_manual_guild_waits_for_approval_then_one_call(
+    guild, discord, tenant_b, running, pool
+):
+    api, author = guild["api"], "900000000000000001"
+    for i, text in enumerate(["you are a worthless idiot", "shut up you stupid idiot"]):
+        verdict = await api.post(
+            "/api/v1/moderate?wait=true",
+            json=discord_message(text, author, f"55500000000000000{i}"),
+        )
+        assert verdict.json()["decision"] == "act", verdict.text
+
+    async def proposed():
+        items = await actions_of(api, author, "AWAITING_APPROVAL")
+        return items if {"DELETE", "TIMEOUT"} <= {a["type"] for a in items} else None
+
+    held = await eventually(proposed, timeout=30)
+    timeout = next(a for a in held if a["type"] == "TIMEOUT")
+    assert timeout["params"] == {"duration": 600} and timeout["source"] == "classifier"
+    assert not [r for r in discord.requests if r.route], "nothing runs before approval"
+
+    # Another tenant cannot see or approve it.
+    async with client_for(running, tenant_b["key"]) as other:
+        assert (await other.get(f"/api/v1/actions/{timeout['id']}")).status_code == 404
+        assert (await other.post(f"/api/v1/actions/{timeout['id']}/approve")).status_code == 404
+
+    approved = await api.post(
+        f"/api/v1/actions/{timeout['id']}/approve", json={"params": {"duration": 300}}
+    )
+    assert approved.status_code == 200, approved.text
+    again = await api.post(f"/api/v1/actions/{timeout['id']}/approve")
+    assert again.status_code == 409
+
+    async def executed():
+        done = (await api.get(f"/api/v1/actions/{timeout['id']}")).json()
+        return done if done["status"] in ("EXECUTED", "FAILED") else None
+
+    done = await eventually(executed, timeout=30)
+    assert done["status"] == "EXECUTED", done["history"]
+    calls = [r for r in discord.requests if r.route == "modify_member"]
+    assert len(calls) == 1 and calls[0].path.endswith(f"/guilds/{GUILD}/members/{author}")
+    assert calls[0].headers["authorization"] == f"Bot {BOT_TOKEN}"
+    until = datetime.fromisoformat(calls[0].json["communication_disabled_until"])
+    left = (until - datetime.now(UTC)).total_seconds()
+    assert 200 < left <= 300  # the edited duration, not the ladder's 600
+    assert "toxicity" in (calls[0].reason or "")
+    assert [h["status"] for h in done["history"]] == [
+        "PROPOSED",
+        "AWAITING_APPROVAL",
+        "APPROVED",
+        "EXECUTING",
+        "EXECUTED",
+    ]
+    assert done["history"][2]["by"] == f"user:{guild['id']}"
+
+    # The rest is rejected; the audit log tells the story of both.
+    delete = next(a for a in held if a["type"] == "DELETE")
+    rejected = await api.post(f"/api/v1/actions/{delete['id']}/reject", json={"reason": "joke"})
+    assert rejected.json()["status"] == "REJECTED"
+    rows = await pool.fetch(
+        "SELECT event, actor FROM audit_logs WHERE tenant_id = $1 AND stage = 'actions'"
+        " AND detail->>'action_id' = $2 ORDER BY created_at",
+        guild["id"],
+        timeout["id"],
+    )
+    assert [r["event"].split(":")[2] for r in rows] == [
+        "PROPOSED",
+        "AWAITING_APPROVAL",
+        "APPROVED",
+        "EXECUTING",
+        "EXECUTED",
+    ]
+    content = (await api.get(f"/api/v1/content/{done['content_id']}")).json()
+    assert {a["id"]: a["status"] for a in content["actions"]}[timeout["id"]] == "EXECUTED"
+
+
+async def test_a_stopped_moderator_takes_no_actions_until_started_again(guild, running):
+    api, author = guild["api"], "900000000000000002"
+    await api.post("/api/v1/moderators/mods/stop")
+    await running_in_worker(running, guild["id"], "mods", False)
+    stopped = await api.post(
+        "/api/v1/moderate?wait=true",
+        json=discord_message("you are a worthless idiot", author, "555000000000000009"),
+    )
+    assert stopped.json()["decision"] == "act"  # still classified and recorded
+    await api.post("/api/v1/moderators/mods/start")
+    await running_in_worker(running, guild["id"], "mods", True)
+    again = await api.post(
+        "/api/v1/moderate?wait=true",
+        json=discord_message("you stupid worthless idiot", author, "555000000000000010"),
+    )
+
+    async def planned():
+        return await actions_of(api, author)
+
+    # The later item's actions exist, so the planner (one partition per moderator, in order)
+    # has passed the earlier one, which made none.
+    items = await eventually(planned, timeout=30)
+    assert {a["content_id"] for a in items} == {again.json()["content_id"]}
+    assert stopped.json()["content_id"] not in {a["content_id"] for a in items}
+
+
+async def test_bad_moderator_config_gets_field_level_422(guild):
+    api = guild["api"]
+    bad = {"platform": "discord", "discord": {"guild_id": GUILD}, "allowed_actions": ["NUKE"]}
+    answer = await api.put("/api/v1/moderators/mods", json=bad)
+    assert answer.status_code == 422 and "allowed_actions" in answer.json()["detail"]
+    answer = await api.put("/api/v1/moderators/mods", json={"platform": "discord"})
+    assert answer.status_code == 422 and "discord" in answer.json()["detail"]
