@@ -418,36 +418,29 @@ class PgActions:
         if not actions:
             return []
         async with self.pool.acquire() as conn, conn.transaction():
-            inserted = await conn.fetch(
-                "INSERT INTO actions (id, tenant_id, moderator, content_id, author_id, type,"
-                " params, status, source, reason, target, history, created_at)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-                " $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[],"
-                " $11::jsonb[], $12::jsonb[], $13::timestamptz[])"
-                " ON CONFLICT (id) DO NOTHING RETURNING id",
-                *zip(
-                    *(
-                        (
-                            a.id,
-                            a.tenant_id,
-                            a.moderator,
-                            a.content_id,
-                            a.author_id,
-                            a.type,
-                            a.params,
-                            a.status,
-                            a.source,
-                            a.reason,
-                            a.target.model_dump(),
-                            [h.model_dump() for h in a.history],
-                            _ts(a.created_at),
-                        )
-                        for a in actions
-                    ),
-                    strict=True,
-                ),
-            )
-            new = {r["id"] for r in inserted}
+            new = set()
+            for a in actions:  # a handful per item: one statement each keeps jsonb simple
+                inserted = await conn.fetchval(
+                    "INSERT INTO actions (id, tenant_id, moderator, content_id, author_id, type,"
+                    " params, status, source, reason, target, history, created_at)"
+                    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+                    " ON CONFLICT (id) DO NOTHING RETURNING id",
+                    a.id,
+                    a.tenant_id,
+                    a.moderator,
+                    a.content_id,
+                    a.author_id,
+                    a.type,
+                    a.params,
+                    a.status,
+                    a.source,
+                    a.reason,
+                    a.target.model_dump(),
+                    [h.model_dump() for h in a.history],
+                    _ts(a.created_at),
+                )
+                if inserted:
+                    new.add(inserted)
             await conn.executemany(
                 _AUDIT, [_audit_rows(a, h) for a in actions if a.id in new for h in a.history]
             )

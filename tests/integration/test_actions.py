@@ -141,7 +141,7 @@ async def test_a_repeat_offender_in_a_manual_guild_waits_for_approval_then_one_c
     assert rejected.json()["status"] == "REJECTED"
     rows = await pool.fetch(
         "SELECT event, actor FROM audit_logs WHERE tenant_id = $1 AND stage = 'actions'"
-        " AND detail->>'action_id' = $2 ORDER BY created_at",
+        " AND detail->>'action_id' = $2 ORDER BY id",
         guild["id"],
         timeout["id"],
     )
