@@ -6,18 +6,20 @@ worker plans with it, and every action travels and is stored as an `ActionEvent`
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
     StrictBool,
-    StrictInt,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from gova.core.keys import moderator_key
 from gova.schemas.fields import StoredText
@@ -32,6 +34,16 @@ ACTION_RANK: dict[str, int] = {
     "KICK": 4,
     "BAN": 5,
 }
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON Schema integer: 5 or 5.0, not "5" or true."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 DEFAULT_ALLOWED: tuple[str, ...] = ("REPLY", "DELETE", "WARN", "TIMEOUT", "KICK")
 #: Discord refuses a timeout longer than 28 days.
 MAX_TIMEOUT_S = 28 * 86_400
@@ -55,7 +67,24 @@ class ActionSpec(BaseModel):
     """One action to take: its type and parameters (TIMEOUT: `duration` in seconds; REPLY and
     WARN: an optional `message`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What `_params` checks, said in the schema.
+        json_schema_extra={
+            "if": {"properties": {"type": {"const": "TIMEOUT"}}, "required": ["type"]},
+            "then": {
+                "properties": {
+                    "params": {
+                        "type": "object",
+                        "properties": {
+                            name: {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT_S}
+                            for name in ("duration", "duration_s")
+                        },
+                    }
+                }
+            },
+        },
+    )
 
     type: ActionType
     params: dict[str, Any] = Field(default_factory=dict)
@@ -63,21 +92,23 @@ class ActionSpec(BaseModel):
     @model_validator(mode="after")
     def _params(self) -> ActionSpec:
         if self.type == "TIMEOUT":
-            duration = self.params.get("duration", self.params.get("duration_s", 600))
-            if not isinstance(duration, int | float) or not 1 <= duration <= MAX_TIMEOUT_S:
-                raise ValueError(
-                    f"params.duration: a TIMEOUT lasts 1 to {MAX_TIMEOUT_S} seconds (Discord's "
-                    f"28 days), not {duration!r}"
-                )
-            self.params = {**self.params, "duration": int(duration)}
-            self.params.pop("duration_s", None)
+            given = {k: self.params[k] for k in ("duration", "duration_s") if k in self.params}
+            for name, value in given.items():
+                if not isinstance(value, int | float) or not 1 <= value <= MAX_TIMEOUT_S:
+                    raise ValueError(
+                        f"params.{name}: a TIMEOUT lasts 1 to {MAX_TIMEOUT_S} seconds (Discord's "
+                        f"28 days), not {value!r}"
+                    )
+            duration = given.get("duration", given.get("duration_s", 600))
+            rest = {k: v for k, v in self.params.items() if k not in given}
+            self.params = {**rest, "duration": int(duration)}
         return self
 
 
 class LadderStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    strikes: StrictInt = Field(
+    strikes: JsonInt = Field(
         ge=1, description="the author's strikes (within the window) from which"
     )
     actions: list[ActionSpec] = Field(min_length=1, max_length=5)
@@ -100,16 +131,47 @@ class DiscordTarget(BaseModel):
     channel_ids: list[str] = Field(default_factory=list, description="empty: every channel")
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+#: http(s), an ASCII host name (or IPv4), an optional port, then printable ASCII: what a
+#: webhook URL needs, said precisely enough that every URL of this shape is accepted.
+WEBHOOK_URL = rf"^[Hh][Tt][Tt][Pp][Ss]?://{_LABEL}(?:\.{_LABEL})*{_PORT}(?:[/?#][!-~]*)?$"
+
+
 class WebhookTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: HttpUrl
+    url: str = Field(max_length=2000, pattern=WEBHOOK_URL, description="an http(s) URL")
+
+    @field_validator("url")
+    @classmethod
+    def _an_http_url(cls, url: str) -> str:
+        """A URL HttpUrl accepts, kept as written (normalising could change its length)."""
+        _HTTP_URL.validate_python(url)
+        return url
+
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _platform_needs(platform: str, field: str) -> dict:
+    """JSON Schema: with `platform` set to `platform`, `field` must be an object."""
+    return {
+        "if": {"properties": {"platform": {"const": platform}}, "required": ["platform"]},
+        "then": {"required": [field], "properties": {field: {"type": "object"}}},
+    }
 
 
 class ModeratorConfig(BaseModel):
     """A community's AI moderator: its guidelines (for the reviewer) and what it may do."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What `_target` checks, said in the schema so clients (and fuzzers) know it.
+        json_schema_extra={
+            "allOf": [_platform_needs("discord", "discord"), _platform_needs("webhook", "webhook")]
+        },
+    )
 
     guidelines: StoredText = Field(
         "", max_length=20_000, description="the community's rules, ideally numbered (G1, G2…)"
@@ -136,9 +198,11 @@ class ModeratorConfig(BaseModel):
     @field_validator("ladder")
     @classmethod
     def _increasing(cls, ladder: list[LadderStep]) -> list[LadderStep]:
+        """Steps in any order are put in order; two steps at the same strikes are refused."""
+        ladder = sorted(ladder, key=lambda step: step.strikes)
         strikes = [step.strikes for step in ladder]
-        if any(b <= a for a, b in zip(strikes, strikes[1:], strict=False)):
-            raise ValueError(f"steps must have strictly increasing strikes, got {strikes}")
+        if twice := sorted({s for s in strikes if strikes.count(s) > 1}):
+            raise ValueError(f"two steps at the same strikes {twice}: each step needs its own")
         return ladder
 
     @model_validator(mode="after")

@@ -359,6 +359,14 @@ class PgModerators:
         rows = await self.pool.fetch("SELECT tenant_id, name, config, status FROM moderators")
         return [self._record(r) for r in rows]
 
+    async def all_of(self, tenant_id: str) -> list[ModeratorRecord]:
+        rows = await self.pool.fetch(
+            "SELECT tenant_id, name, config, status FROM moderators WHERE tenant_id = $1"
+            " ORDER BY name",
+            tenant_id,
+        )
+        return [self._record(r) for r in rows]
+
     async def set_secret(self, tenant_id: str, name: str, kind: str, sealed: str) -> None:
         await self.pool.execute(
             "UPDATE moderators SET secrets = secrets || jsonb_build_object($3::text, $4::text)"

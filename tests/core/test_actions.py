@@ -206,3 +206,13 @@ def test_moderator_events_apply_in_order_and_never_undo_a_newer_one():
     )
     assert moderators.apply_event(late_stop, state).effects == []
     assert moderators.config_of(None) == (None, False)
+
+
+def test_ladder_steps_given_in_any_order_are_put_in_order():
+    config = ModeratorConfig(
+        ladder=[
+            {"strikes": 3, "actions": [{"type": "KICK"}]},
+            {"strikes": 1, "actions": [{"type": "DELETE"}]},
+        ]
+    )
+    assert [step.strikes for step in config.ladder] == [1, 3]

@@ -189,3 +189,52 @@ async def test_bad_moderator_config_gets_field_level_422(guild):
     assert answer.status_code == 422 and "allowed_actions" in answer.json()["detail"]
     answer = await api.put("/api/v1/moderators/mods", json={"platform": "discord"})
     assert answer.status_code == 422 and "discord" in answer.json()["detail"]
+
+
+def discord_object(message_id: str, author: str, content: str, *, bot: bool = False) -> dict:
+    """A message as Discord's API and gateway describe it (trimmed to what relays send)."""
+    return {
+        "id": message_id,
+        "channel_id": "777000000000000001",
+        "guild_id": GUILD,
+        "author": {"id": author, "username": "someone", "bot": bot},
+        "content": content,
+        "attachments": [
+            {"id": "888000000000000001", "filename": "cat.png", "size": 1234, "url": "https://x/y"}
+        ],
+        "timestamp": "2026-12-02T10:00:00.000000+00:00",
+        "mentions": [],
+    }
+
+
+async def test_discord_messages_from_a_relay_reach_the_guilds_moderator(guild):
+    api, author = guild["api"], "900000000000000003"
+    posted = await api.post(
+        "/api/v1/discord/messages",
+        json=discord_object("666000000000000001", author, "you are a worthless idiot"),
+    )
+    assert posted.status_code == 202, posted.text
+
+    async def decided():
+        answer = await api.get("/api/v1/content/discord-666000000000000001")
+        return answer.json() if answer.status_code == 200 else None
+
+    verdict = await eventually(decided, timeout=30)
+    assert (verdict["decision"], verdict["author_id"]) == ("act", author)
+
+    async def proposed():
+        return await actions_of(api, author)
+
+    [delete] = await eventually(proposed, timeout=30)
+    assert (delete["type"], delete["target"]["message_id"]) == ("DELETE", "666000000000000001")
+    assert delete["moderator"] == "mods"
+
+    bot = await api.post(
+        "/api/v1/discord/messages",
+        json=discord_object("666000000000000002", "1", "beep", bot=True),
+    )
+    assert (bot.status_code, bot.json()["status"]) == (200, "ignored")
+    elsewhere = discord_object("666000000000000003", author, "hello")
+    elsewhere["guild_id"] = "111"
+    missing = await api.post("/api/v1/discord/messages", json=elsewhere)
+    assert missing.status_code == 404 and "guild 111" in missing.json()["detail"]

@@ -40,6 +40,7 @@ CONFIG = textwrap.dedent(
                          "422", "428", "429", "5xx"]
     [checks.positive_data_acceptance]
     expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "413", "429", "5xx"]
+
     """
 )
 

@@ -30,7 +30,7 @@ def test_detects_the_languages_gova_aims_at(text: str, code: str) -> None:
 
 @pytest.mark.parametrize("text", ["ok", "👍", "@user", "", "   ", "123 456", "!!!", "#1", "a b"])
 def test_too_short_is_undetermined(text: str) -> None:
-    assert detect_language(text) == Language("und", 0.0, False)
+    assert detect_language(text) == Language(code="und", confidence=0.0, well_covered=False)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,130 @@
+"""`POST /api/v1/discord/messages`: Discord message objects from relays and bots that exist
+already, moderated like any item by the moderator that watches the message's guild.
+
+The body is Discord's own message object (`id`, `channel_id`, `guild_id`, `author {id,
+bot}`, `content`, `attachments`). Bot authors are ignored (Gova's own replies among them);
+attachments are kept in the item's metadata until the media stages classify them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gova.api.auth import Tenant, current_tenant
+from gova.api.body_limit import BodyLimitedRoute
+from gova.api.errors import AUTHENTICATED, WITH_BODY, responses
+from gova.api.moderate import _check, _pending, _stored_or_none, _submit
+from gova.api.state import ApiState, get_state
+from gova.schemas import ContentEvent
+from gova.schemas.actions import ModeratorConfig
+
+router = APIRouter(
+    prefix="/api/v1/discord",
+    tags=["discord"],
+    route_class=BodyLimitedRoute,
+    responses=responses(*AUTHENTICATED),
+)
+
+SNOWFLAKE = r"^[0-9]{1,20}$"
+
+
+class DiscordAuthor(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(pattern=SNOWFLAKE)
+    bot: bool = False
+
+
+class DiscordAttachment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(pattern=SNOWFLAKE)
+    filename: str = Field(max_length=1_000)
+    content_type: str | None = Field(None, max_length=200)
+    size: int | None = Field(None, ge=0)
+    url: str | None = Field(None, max_length=2_000)
+
+
+class DiscordMessage(BaseModel):
+    """The fields of Discord's message object Gova reads; the rest is accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(pattern=SNOWFLAKE)
+    channel_id: str = Field(pattern=SNOWFLAKE)
+    guild_id: str = Field(pattern=SNOWFLAKE)
+    author: DiscordAuthor
+    content: str = Field("", max_length=4_000)
+    attachments: list[DiscordAttachment] = Field(default_factory=list, max_length=10)
+
+
+def watches(config: ModeratorConfig, message: DiscordMessage) -> bool:
+    """A discord moderator of this guild, watching all channels or this one."""
+    target = config.discord
+    return (
+        config.platform == "discord"
+        and target is not None
+        and target.guild_id == message.guild_id
+        and (not target.channel_ids or message.channel_id in target.channel_ids)
+    )
+
+
+def content_event(message: DiscordMessage, moderator: str) -> ContentEvent:
+    metadata: dict[str, Any] = {
+        "source": "discord",
+        "moderator": moderator,
+        "guildId": message.guild_id,
+        "channelId": message.channel_id,
+        "messageId": message.id,
+    }
+    if message.attachments:
+        metadata["attachments"] = [a.model_dump(exclude_none=True) for a in message.attachments]
+    return ContentEvent(
+        id=f"discord-{message.id}",
+        userId=message.author.id,
+        contentType="text",
+        content=message.content,
+        metadata=metadata,
+    )
+
+
+@router.post(
+    "/messages",
+    responses={
+        200: {"description": "ignored (a bot's message, or no text), with the reason"},
+        202: {"description": "accepted; poll status_url"},
+        **responses(*WITH_BODY, 404, e404="no moderator of this tenant watches that guild"),
+    },
+)
+async def discord_message(
+    message: DiscordMessage,
+    request: Request,
+    tenant: Tenant = Depends(current_tenant),
+    state: ApiState = Depends(get_state),
+) -> JSONResponse:
+    if message.author.bot:
+        return JSONResponse({"status": "ignored", "reason": "the author is a bot"})
+    records = await state.storage.moderators.all_of(tenant.id)
+    moderator = next(
+        (r.name for r in records if watches(ModeratorConfig.model_validate(r.config), message)),
+        None,
+    )
+    if moderator is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"body.guild_id: no moderator of this tenant watches guild {message.guild_id}"
+            f" (channel {message.channel_id})",
+        )
+    if not message.content.strip():
+        return JSONResponse(
+            {"status": "ignored", "reason": "no text (attachments wait for the media stages)"}
+        )
+    event = content_event(message, moderator)
+    _check(event, state)
+    if (await _stored_or_none(state, tenant.id, [event.id])).get(event.id) is None:
+        await _submit(state, tenant, [event])
+    return JSONResponse(_pending(request, event.id), status_code=status.HTTP_202_ACCEPTED)
