@@ -14,25 +14,22 @@ test that only sends that header need not wait a full second.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+
+from tests.fakes.serving import ServedFake
 
 PREFIX = "/api/v10"
 SNOWFLAKE = re.compile(r"^[0-9]{1,20}$")
@@ -104,7 +101,7 @@ def _error(status: int, message: str, code: int = 0, **extra: Any) -> JSONRespon
     return JSONResponse({"message": message, "code": code, **extra}, status_code=status)
 
 
-class FakeDiscord:
+class FakeDiscord(ServedFake):
     """Serves the routes above on 127.0.0.1 from a background thread.
 
     Use as `with FakeDiscord(token="t") as fake:`; point the executor at `base_url`. Script
@@ -112,10 +109,12 @@ class FakeDiscord:
     in from `requests`, the messages created from `messages`; `reset()` between tests.
     """
 
+    name = "FakeDiscord"
+    probe_path = f"{PREFIX}/gateway"
+
     def __init__(self, token: str = "fake-bot-token", port: int = 0) -> None:
+        super().__init__(port)
         self.token = token
-        self.port = port  # 0: any free port
-        self.base_url = ""
         self.requests: list[Recorded] = []
         self.messages: list[dict[str, Any]] = []
         #: Requests that arrived on a bucket the fake had declared spent (answered 429).
@@ -126,9 +125,12 @@ class FakeDiscord:
         self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
         self._ids = itertools.count(1_200_000_000_000_000_000)
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self.app = self._build_app()
+
+    @property
+    def base_url(self) -> str:
+        """Where the executor points (`DISCORD_API_BASE`), once started."""
+        return f"{self.root}{PREFIX}" if self.root else ""
 
     # -- scripting -----------------------------------------------------------------------
 
@@ -202,61 +204,6 @@ class FakeDiscord:
                     del self._script[index]
                     return answer
         return None
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def start(self, timeout_s: float = 10.0) -> FakeDiscord:
-        """Serve on a free port and return once the server answers HTTP."""
-        if self._thread is not None:
-            raise RuntimeError("FakeDiscord is already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}{PREFIX}"
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-discord", daemon=True
-        )
-        self._thread.start()
-        self._wait_until_answering(timeout_s)
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout_s)
-        alive = self._thread.is_alive()
-        self._server = self._thread = None
-        if alive:
-            raise RuntimeError(f"FakeDiscord did not stop within {timeout_s}s")
-
-    def __enter__(self) -> FakeDiscord:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _wait_until_answering(self, timeout_s: float) -> None:
-        assert self._thread is not None
-        deadline = time.monotonic() + timeout_s
-        with httpx.Client(timeout=1.0) as client:
-            while True:
-                if not self._thread.is_alive():
-                    raise RuntimeError("FakeDiscord server thread exited during startup")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get(f"{self.base_url}/gateway").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise TimeoutError(f"FakeDiscord did not answer within {timeout_s}s")
-                time.sleep(0.01)
 
     # -- HTTP ----------------------------------------------------------------------------
 
