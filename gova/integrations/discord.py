@@ -20,7 +20,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +29,7 @@ from gova.integrations.executors import (
     Attempt,
     ExecutionContext,
     ExecutionResult,
+    HttpExecutor,
     backoff_delay,
     describe_transport_error,
 )
@@ -185,7 +185,7 @@ def _remember(table: OrderedDict[str, Any], key: str, value: Any) -> None:
         table.popitem(last=False)
 
 
-class DiscordExecutor:
+class DiscordExecutor(HttpExecutor):
     """Executes REPLY, WARN, DELETE, TIMEOUT, KICK and BAN with the moderator's bot token.
 
     `base_url` points at Discord's API (or a fake); `base_delay_s` and `max_delay_s` shape the
@@ -203,35 +203,19 @@ class DiscordExecutor:
         max_delay_s: float = 8.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        super().__init__(
+            max_attempts=max_attempts,
+            max_wait_s=max_wait_s,
+            base_delay_s=base_delay_s,
+            max_delay_s=max_delay_s,
+            client=client,
+        )
         self.base_url = base_url.rstrip("/")
-        self.max_attempts = max_attempts
-        self.max_wait_s = max_wait_s
-        self.base_delay_s = base_delay_s
-        self.max_delay_s = max_delay_s
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         #: route -> the bucket id Discord reported for it (X-RateLimit-Bucket).
         self._buckets: OrderedDict[str, str] = OrderedDict()
         #: "bucket:scope" -> time.monotonic() before which that bucket must not be used.
         self._not_before: OrderedDict[str, float] = OrderedDict()
         self._global_not_before = 0.0
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> DiscordExecutor:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def execute(self, action: ActionEvent, context: ExecutionContext) -> ExecutionResult:
         if not context.secret:

@@ -9,7 +9,10 @@ expected outcome to record, not a crash of the stage. Only programming errors ra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+import httpx
 
 from gova.schemas.actions import ActionEvent, ModeratorConfig
 
@@ -55,6 +58,47 @@ class Executor(Protocol):
 
         Never raises for an HTTP or transport failure: those are `ok=False` results."""
         ...
+
+
+class HttpExecutor:
+    """What both executors share: their retry bounds and an HTTP client they close only if
+    they made it (pass `client` to share a connection pool). Redirects are never followed
+    (httpx's default): an action never lands somewhere the moderator did not configure."""
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int,
+        max_wait_s: float,
+        base_delay_s: float,
+        max_delay_s: float,
+        client: httpx.AsyncClient | None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = max_attempts
+        self.max_wait_s = max_wait_s
+        self.base_delay_s = base_delay_s
+        self.max_delay_s = max_delay_s
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0), follow_redirects=False
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def backoff_delay(retry: int, base_s: float, cap_s: float) -> float:

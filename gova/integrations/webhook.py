@@ -16,7 +16,6 @@ import hmac
 import json
 import secrets
 import time
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from gova.integrations.executors import (
     Attempt,
     ExecutionContext,
     ExecutionResult,
+    HttpExecutor,
     backoff_delay,
     describe_transport_error,
 )
@@ -113,7 +113,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     return seconds if 0 <= seconds <= MAX_RETRY_AFTER_S else None
 
 
-class WebhookExecutor:
+class WebhookExecutor(HttpExecutor):
     """Delivers every action type to `config.webhook.url`, signed with `context.secret`.
 
     Pass `client` to share a connection pool (it is then left open by `aclose`). Redirects are
@@ -129,31 +129,13 @@ class WebhookExecutor:
         max_delay_s: float = 10.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self.max_attempts = max_attempts
-        self.max_wait_s = max_wait_s
-        self.base_delay_s = base_delay_s
-        self.max_delay_s = max_delay_s
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(10.0), follow_redirects=False
+        super().__init__(
+            max_attempts=max_attempts,
+            max_wait_s=max_wait_s,
+            base_delay_s=base_delay_s,
+            max_delay_s=max_delay_s,
+            client=client,
         )
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> WebhookExecutor:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def execute(self, action: ActionEvent, context: ExecutionContext) -> ExecutionResult:
         if context.config.webhook is None:

@@ -1,4 +1,5 @@
-"""What the worker's stages share: the storage pool, Redis and the text model.
+"""What the worker's stages share: the storage pool, Redis, the text model and the action
+executors (their HTTP clients).
 
 Each is made once, under its own lock, by whichever asks first: the start-up service below
 (so /gova/ready/ means the model is loaded) or a stage meeting a backlog before it. Both wait
@@ -14,6 +15,9 @@ from typing import Any
 import mode
 
 from gova import cache
+from gova.integrations.discord import DiscordExecutor
+from gova.integrations.executors import HttpExecutor
+from gova.integrations.webhook import WebhookExecutor
 from gova.models.text import TextModel, load_text_classifier
 from gova.storage import PostgresStorage
 from gova.worker.app import app, settings
@@ -37,6 +41,7 @@ class Resources:
         self._storage: PostgresStorage | None = None
         self._redis: Any = None
         self._model: TextModel | None = None
+        self._executors: dict[str, HttpExecutor] = {}
         self._storage_lock = asyncio.Lock()
         self._model_lock = asyncio.Lock()
 
@@ -58,11 +63,24 @@ class Resources:
                 self._model = await asyncio.to_thread(_load_text_model)
         return self._model
 
+    def executor(self, platform: str) -> HttpExecutor:
+        """The executor of a platform with an executor (`discord` or `webhook`)."""
+        if platform not in self._executors:
+            self._executors[platform] = (
+                DiscordExecutor(settings.discord_api_base)
+                if platform == "discord"
+                else WebhookExecutor()
+            )
+        return self._executors[platform]
+
     @property
     def text_model_loaded(self) -> bool:
         return self._model is not None
 
     async def close(self) -> None:
+        for executor in self._executors.values():
+            await executor.aclose()
+        self._executors.clear()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

@@ -13,11 +13,9 @@ import logging
 import time
 
 from gova import secrets
-from gova.core.actions import MODERATORS, plan
+from gova.core.actions import ACTING_PLATFORMS, MODERATORS, plan
 from gova.core.moderators import config_of
-from gova.integrations.discord import DiscordExecutor
-from gova.integrations.executors import ExecutionContext, ExecutionResult, Executor
-from gova.integrations.webhook import WebhookExecutor
+from gova.integrations.executors import ExecutionContext, ExecutionResult
 from gova.schemas.actions import ActionEvent, ActionProposal, HistoryEntry
 from gova.storage import PostgresStorage
 from gova.streams import ACTIONS_EXECUTE, MODERATION_ACTIONS
@@ -28,18 +26,6 @@ from gova.worker.tables import tables
 from gova.worker.topics import topics
 
 log = logging.getLogger(__name__)
-
-EXECUTORS: dict[str, Executor] = {}
-
-
-def executor_for(platform: str) -> Executor:
-    if platform not in EXECUTORS:
-        EXECUTORS[platform] = (
-            DiscordExecutor(settings.discord_api_base)
-            if platform == "discord"
-            else WebhookExecutor()
-        )
-    return EXECUTORS[platform]
 
 
 async def plan_proposal(proposal: ActionProposal) -> list[ActionEvent]:
@@ -86,12 +72,12 @@ async def execute(action: ActionEvent) -> ActionEvent | None:
         return None
     config, _ = config_of(tables[MODERATORS].get(claimed.moderator_key))
     try:
-        if config is None or config.platform not in ("discord", "webhook"):
+        if config is None or config.platform not in ACTING_PLATFORMS:
             raise ValueError("the moderator has no platform to act on (discord or webhook)")
         storage = await resources.storage()
         secret = await _secret(storage, claimed, config.platform)
         verdict = await storage.verdicts.get(claimed.tenant_id, claimed.content_id)
-        result = await executor_for(config.platform).execute(
+        result = await resources.executor(config.platform).execute(
             claimed, ExecutionContext(config=config, secret=secret, verdict=verdict)
         )
         entry = _settled(result)
