@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, Strict
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from gova import secrets
 from gova.api.auth import Tenant, current_tenant
@@ -17,7 +15,7 @@ from gova.api.body_limit import BodyLimitedRoute
 from gova.api.errors import AUTHENTICATED, WITH_BODY, responses
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent
-from gova.schemas.fields import StoredText
+from gova.schemas.fields import JsonInt, StoredText
 
 router = APIRouter(
     prefix="/api/v1",
@@ -27,16 +25,6 @@ router = APIRouter(
 )
 
 NAME = r"^[A-Za-z0-9._-]{1,64}$"
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PydanticCustomError("int_type", "Input should be a valid integer")
-    return value
-
-
-# A JSON Schema integer: 5 or 5.0, not "5" or true.
-Count = Annotated[int, Strict(False), BeforeValidator(_json_number)]
 
 
 CONFIG_TTL_S = 10.0
@@ -70,7 +58,7 @@ class LLMSettings(BaseModel):
     )
     model: StoredText = Field(min_length=1, max_length=200)
     api_key: StoredText | None = Field(None, max_length=500, description="stored encrypted")
-    monthly_token_budget: Count = Field(1_000_000, ge=0)
+    monthly_token_budget: JsonInt = Field(1_000_000, ge=0)
 
 
 def base_url_pattern(allowed_hosts: set[str]) -> str:

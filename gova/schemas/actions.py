@@ -6,11 +6,10 @@ worker plans with it, and every action travels and is stored as an `ActionEvent`
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -19,10 +18,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from gova.core.keys import moderator_key
-from gova.schemas.fields import StoredText
+from gova.schemas.fields import JsonInt, StoredText
 
 ActionType = Literal["REPLY", "DELETE", "WARN", "TIMEOUT", "KICK", "BAN"]
 #: How strong an action is, weakest first: "the higher of two proposals" compares these.
@@ -36,14 +34,6 @@ ACTION_RANK: dict[str, int] = {
 }
 
 
-def _json_integer(value: Any) -> Any:
-    """A JSON Schema integer: 5 or 5.0, not "5" or true."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PydanticCustomError("int_type", "Input should be a valid integer")
-    return value
-
-
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 DEFAULT_ALLOWED: tuple[str, ...] = ("REPLY", "DELETE", "WARN", "TIMEOUT", "KICK")
 #: Discord refuses a timeout longer than 28 days.
 MAX_TIMEOUT_S = 28 * 86_400

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 from pydantic_core import PydanticCustomError
 
 NO_NUL = r"^[^\x00]*$"
@@ -19,3 +19,13 @@ def _no_nul(value: str) -> str:
 
 # Text kept in the database; the pattern documents what the validator refuses.
 StoredText = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": NO_NUL})]
+
+
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# A JSON Schema integer: 5 or 5.0, not "5" or true (also inside models that are strict).
+JsonInt = Annotated[int, Strict(False), BeforeValidator(_json_integer)]
