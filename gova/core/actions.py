@@ -67,16 +67,9 @@ def choose(proposal: ActionProposal, config: ModeratorConfig) -> list[ActionSpec
 
 def target_of(item: Item) -> ActionTarget:
     """The platform's ids for the item (Discord's guild, channel and message), if it sent them."""
-    extra = item.event.metadata.model_extra or {}
-
-    def named(*names: str) -> str | None:
-        value = next((extra[n] for n in names if extra.get(n)), None)
-        return str(value) if value is not None else None
-
+    metadata = item.event.metadata
     return ActionTarget(
-        guild_id=named("guildId", "guild_id"),
-        channel_id=item.channel_id,
-        message_id=named("messageId", "message_id"),
+        guild_id=metadata.guild_id, channel_id=metadata.channel_id, message_id=metadata.message_id
     )
 
 

@@ -30,6 +30,16 @@ class ContentMetadata(BaseModel):
         return self._extra("channelId", "channel_id")
 
     @property
+    def guild_id(self) -> str | None:
+        """The platform's server (Discord's guild), for actions taken there."""
+        return self._extra("guildId", "guild_id")
+
+    @property
+    def message_id(self) -> str | None:
+        """The platform's own id of the message, for actions on it (delete, reply)."""
+        return self._extra("messageId", "message_id")
+
+    @property
     def moderator(self) -> str:
         """Whose guidelines apply: `metadata.moderator`, else the tenant's `default`."""
         return self._extra("moderator") or "default"
