@@ -80,10 +80,13 @@ async def _stored(state: ApiState, tenant_id: str, name: str) -> tuple[Moderator
     return ModeratorConfig.model_validate(record.config), record.running
 
 
-async def _view(state: ApiState, tenant_id: str, name: str, **extra) -> ModeratorView:
-    config, running = await _stored(state, tenant_id, name)
+def _shown(name: str, config: ModeratorConfig, running: bool, **extra) -> ModeratorView:
     status_ = "running" if running else "stopped"
     return ModeratorView(name=name, status=status_, **config.model_dump(), **extra)
+
+
+async def _view(state: ApiState, tenant_id: str, name: str, **extra) -> ModeratorView:
+    return _shown(name, *await _stored(state, tenant_id, name), **extra)
 
 
 @router.put(
@@ -98,7 +101,7 @@ async def put_moderator(
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),
 ) -> ModeratorView:
-    await state.storage.review.set_moderator(tenant.id, name, config.model_dump(mode="json"))
+    await state.storage.moderators.put(tenant.id, name, config.model_dump(mode="json"))
     forget_moderator(tenant.id, name)
     made = None
     if config.webhook is not None and not await state.storage.moderators.get_secret(
@@ -127,10 +130,10 @@ async def get_moderator(
 async def _run(state: ApiState, tenant: Tenant, name: str, running: bool) -> ModeratorView:
     if not await state.storage.moderators.set_running(tenant.id, name, running):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no moderator {name!r} for this tenant")
-    config, _ = await _stored(state, tenant.id, name)
+    config, running = await _stored(state, tenant.id, name)
     kind = "StartModeratorEvent" if running else "StopModeratorEvent"
     await _publish(state, tenant.id, name, kind, config)
-    return await _view(state, tenant.id, name)
+    return _shown(name, config, running)
 
 
 @router.post(

@@ -37,7 +37,8 @@ async def context_dependent(state: ApiState, tenant_id: str, event: ContentEvent
     now = time.monotonic()
     hit = _context_dependent.get((tenant_id, name))
     if hit is None or hit[0] < now:
-        config = await state.storage.review.get_moderator(tenant_id, name) or {}
+        record = await state.storage.moderators.get(tenant_id, name)
+        config = record.config if record else {}
         hit = (now + CONFIG_TTL_S, bool(config.get("context_dependent")))
         _context_dependent[(tenant_id, name)] = hit
     return hit[1]

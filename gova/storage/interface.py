@@ -72,15 +72,11 @@ class DeadLetters(Protocol):
 
 
 class ReviewSetup(Protocol):
-    """The reviewer's configuration (the tenant's LLM, its moderators) and token usage."""
+    """The reviewer's configuration (the tenant's LLM) and token usage."""
 
     async def set_llm(self, tenant_id: str, llm: dict) -> None: ...
 
     async def get_llm(self, tenant_id: str) -> dict: ...
-
-    async def set_moderator(self, tenant_id: str, name: str, config: dict) -> None: ...
-
-    async def get_moderator(self, tenant_id: str, name: str) -> dict | None: ...
 
     async def month_tokens(self, tenant_id: str) -> int: ...
 
@@ -98,7 +94,11 @@ class ModeratorRecord:
 
 
 class Moderators(Protocol):
-    """Whether each moderator runs, and the secrets it holds (encrypted by the caller)."""
+    """Each moderator's config, whether it runs, and the secrets it holds (encrypted by the
+    caller)."""
+
+    async def put(self, tenant_id: str, name: str, config: dict) -> None:
+        """Create the moderator (stopped) or replace its config, keeping whether it runs."""
 
     async def set_running(self, tenant_id: str, name: str, running: bool) -> bool:
         """Start or stop an existing moderator; False if there is none of that name."""

@@ -274,20 +274,6 @@ class PgReviewSetup:
     async def get_llm(self, tenant_id: str) -> dict:
         return await self.pool.fetchval("SELECT llm FROM tenants WHERE id = $1", tenant_id) or {}
 
-    async def set_moderator(self, tenant_id: str, name: str, config: dict) -> None:
-        await self.pool.execute(
-            "INSERT INTO moderators (tenant_id, name, config) VALUES ($1, $2, $3)"
-            " ON CONFLICT (tenant_id, name) DO UPDATE SET config = EXCLUDED.config",
-            tenant_id,
-            name,
-            config,
-        )
-
-    async def get_moderator(self, tenant_id: str, name: str) -> dict | None:
-        return await self.pool.fetchval(
-            "SELECT config FROM moderators WHERE tenant_id = $1 AND name = $2", tenant_id, name
-        )
-
     async def month_tokens(self, tenant_id: str) -> int:
         return await self.pool.fetchval(
             "SELECT coalesce(sum(tokens), 0)::bigint FROM llm_usage"
@@ -330,6 +316,15 @@ class PgBehaviour:
 class PgModerators:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+
+    async def put(self, tenant_id: str, name: str, config: dict) -> None:
+        await self.pool.execute(
+            "INSERT INTO moderators (tenant_id, name, config) VALUES ($1, $2, $3)"
+            " ON CONFLICT (tenant_id, name) DO UPDATE SET config = EXCLUDED.config",
+            tenant_id,
+            name,
+            config,
+        )
 
     async def set_running(self, tenant_id: str, name: str, running: bool) -> bool:
         result = await self.pool.execute(

@@ -43,7 +43,8 @@ async def setup_for(storage: Storage, tenant_id: str, moderator: str) -> Setup:
     if hit and hit[0] > now:
         return hit[1]
     llm_row = await storage.review.get_llm(tenant_id)
-    config = await storage.review.get_moderator(tenant_id, moderator) or {}
+    record = await storage.moderators.get(tenant_id, moderator)
+    config = record.config if record else {}
     llm: LLMConfig | None = None
     off_reason = STAGE_OFF
     if llm_row.get("base_url") and llm_row.get("model"):

@@ -31,7 +31,7 @@ async def reviewed_tenant(pool, storage, fake):
         tenant["id"], {"base_url": fake.base_url, "model": f"m-{tenant['id']}"}
     )
     guidelines = "G1: Be kind; no insults.\nG2: No spoilers about the film's ending."
-    await storage.review.set_moderator(
+    await storage.moderators.put(
         tenant["id"], "default", {"guidelines": guidelines, "server_summary": "A film club."}
     )
     fake.mode = "ok"
