@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gova.api.auth import Tenant, current_tenant
 from gova.api.body_limit import BodyLimitedRoute
 from gova.api.errors import AUTHENTICATED, WITH_BODY, responses
-from gova.api.moderate import _check, _pending, _stored_or_none, _submit
+from gova.api.moderate import answer
 from gova.api.state import ApiState, get_state
 from gova.schemas import ContentEvent
 from gova.schemas.actions import ModeratorConfig
@@ -95,7 +95,10 @@ def content_event(message: DiscordMessage, moderator: str) -> ContentEvent:
 @router.post(
     "/messages",
     responses={
-        200: {"description": "ignored (a bot's message, or no text), with the reason"},
+        200: {
+            "description": "ignored (a bot's message, or no text), with the reason; or the "
+            "verdict of a message sent before"
+        },
         202: {"description": "accepted; poll status_url"},
         **responses(*WITH_BODY, 404, e404="no moderator of this tenant watches that guild"),
     },
@@ -123,8 +126,4 @@ async def discord_message(
         return JSONResponse(
             {"status": "ignored", "reason": "no text (attachments wait for the media stages)"}
         )
-    event = content_event(message, moderator)
-    _check(event, state)
-    if (await _stored_or_none(state, tenant.id, [event.id])).get(event.id) is None:
-        await _submit(state, tenant, [event])
-    return JSONResponse(_pending(request, event.id), status_code=status.HTTP_202_ACCEPTED)
+    return await answer(state, tenant, content_event(message, moderator), request, wait=False)

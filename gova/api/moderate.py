@@ -186,6 +186,14 @@ async def moderate(
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),
 ) -> JSONResponse:
+    return await answer(state, tenant, event, request, wait=wait)
+
+
+async def answer(
+    state: ApiState, tenant: Tenant, event: ContentEvent, request: Request, *, wait: bool
+) -> JSONResponse:
+    """One item in: its stored verdict when the id came before (one item, one verdict), else
+    accepted — and, with `wait`, its verdict if it comes in time."""
     _check(event, state)
     if stored := (await _stored_or_none(state, tenant.id, [event.id])).get(event.id):
         return JSONResponse(_done(stored))  # a duplicate: one item, one verdict
