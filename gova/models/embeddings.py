@@ -44,6 +44,10 @@ class MiniLMEncoder:
                 f"(core dependencies of gova; reinstall with `pip install gova`): {exc}"
             ) from exc
         self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
+        # The tokenizer file carries a fixed padding to 128 tokens: with it every text ran at
+        # 128 tokens and its pads were averaged into the embedding. Each text is encoded at
+        # its own length here; a chunk pads only to its longest member, masked out.
+        self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
@@ -54,11 +58,17 @@ class MiniLMEncoder:
         self.providers = self._session.get_providers()
         self._chunk = chunk
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's word pieces ([CLS] … [SEP], at most MAX_TOKENS), no padding."""
+        return [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
-        # Sorting by length keeps padding (wasted compute) small within each chunk.
+        # Sorting by length keeps padding (wasted compute) small within each chunk; the mask
+        # marks each row's own tokens only, so a text's embedding does not depend on the
+        # chunk it lands in.
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         out = np.empty((len(texts), DIM), dtype=np.float32)
         for start in range(0, len(order), self._chunk):
