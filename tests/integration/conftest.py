@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
 import httpx
@@ -56,3 +57,85 @@ async def eventually(probe, timeout: float = 20.0, interval: float = 0.05):
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+# -- actions: a fake Discord on the port the worker calls, and Discord moderators ----------
+
+BOT_TOKEN = "fake-bot-token-for-the-actions-tests"
+GUILD = "424242424242"
+CHANNEL = "777000000000000001"
+
+
+def discord_port() -> int:
+    """The port of GOVA_DISCORD_API_BASE, which the worker was started with (tests/conftest.py)."""
+    return int(os.environ["GOVA_DISCORD_API_BASE"].split(":")[2].split("/")[0])
+
+
+@pytest.fixture(scope="module")
+def discord():
+    from tests.fakes.discord_server import FakeDiscord
+
+    with FakeDiscord(token=BOT_TOKEN, port=discord_port()) as fake:
+        yield fake
+
+
+async def running_in_worker(running, tenant_id: str, name: str, expected: bool) -> dict:
+    """Wait until the worker's moderator table says the moderator runs (or not); its state."""
+    url = f"{running.monitor_url}/table/moderators/{tenant_id}:{name}/"
+
+    async def applied():
+        async with httpx.AsyncClient(timeout=5) as monitor:
+            answer = await monitor.get(url)
+        if answer.status_code != 200:
+            return None
+        value = answer.json()
+        return value if isinstance(value, dict) and value.get("running") is expected else None
+
+    return await eventually(applied, timeout=30)
+
+
+async def discord_moderator(running, api, tenant_id: str, name: str, **config) -> dict:
+    """PUT a Discord moderator of GUILD with `config` (a platform of its own wins), start it,
+    and wait until the worker runs it; the PUT's answer."""
+    body = {"platform": "discord", "discord": {"guild_id": GUILD}, **config}
+    put = await api.put(f"/api/v1/moderators/{name}", json=body)
+    assert put.status_code == 200, put.text
+    started = await api.post(f"/api/v1/moderators/{name}/start")
+    assert started.json()["status"] == "running", started.text
+    await running_in_worker(running, tenant_id, name, True)
+    return put.json()
+
+
+def discord_message(
+    text: str, author: str, message_id: str, *, moderator: str = "mods", guild: str = GUILD
+) -> dict:
+    metadata = {
+        "source": "discord",
+        "moderator": moderator,
+        "guildId": guild,
+        "channelId": CHANNEL,
+        "messageId": message_id,
+    }
+    return event(new_id("d"), text, user=author, metadata=metadata)
+
+
+def snowflake() -> str:
+    """A fresh Discord-shaped id (an author or a message of its own per test)."""
+    return str(900_000_000_000_000_000 + uuid.uuid4().int % 10**17)
+
+
+async def actions_of(api, author: str, status: str | None = None) -> list[dict]:
+    params = {"author": author, **({"status": status} if status else {})}
+    answer = await api.get("/api/v1/actions", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+async def settled(api, action_id: str, timeout: float = 60) -> dict:
+    """The action once it is EXECUTED or FAILED."""
+
+    async def done():
+        action = (await api.get(f"/api/v1/actions/{action_id}")).json()
+        return action if action["status"] in ("EXECUTED", "FAILED") else None
+
+    return await eventually(done, timeout=timeout)
