@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 
@@ -77,6 +78,15 @@ def discord():
 
     with FakeDiscord(token=BOT_TOKEN, port=discord_port()) as fake:
         yield fake
+
+
+@contextlib.asynccontextmanager
+async def discord_tenant(running, pool, prefix: str):
+    """A tenant of its own that acts with BOT_TOKEN: {"id", "key", "api" (its client)}."""
+    tenant = await new_tenant(pool, f"{prefix}-{uuid.uuid4().hex[:6]}")
+    async with client_for(running, tenant["key"]) as api:
+        assert (await api.put("/api/v1/discord", json={"bot_token": BOT_TOKEN})).status_code == 200
+        yield {**tenant, "api": api}
 
 
 async def running_in_worker(running, tenant_id: str, name: str, expected: bool) -> dict:

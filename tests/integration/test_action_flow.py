@@ -4,7 +4,6 @@ receives exactly one call."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +15,7 @@ from tests.integration.conftest import (
     client_for,
     discord_message,
     discord_moderator,
+    discord_tenant,
     eventually,
     running_in_worker,
 )
@@ -24,14 +24,12 @@ from tests.integration.conftest import (
 @pytest.fixture()
 async def guild(running, pool, discord):
     """A tenant of its own with a manual-approval Discord moderator, started."""
-    from tests.conftest import new_tenant
-
-    tenant = await new_tenant(pool, f"guild-{uuid.uuid4().hex[:6]}")
-    async with client_for(running, tenant["key"]) as api:
-        assert (await api.put("/api/v1/discord", json={"bot_token": BOT_TOKEN})).status_code == 200
-        put = await discord_moderator(running, api, tenant["id"], "mods", manual_approval=True)
+    async with discord_tenant(running, pool, "guild") as tenant:
+        put = await discord_moderator(
+            running, tenant["api"], tenant["id"], "mods", manual_approval=True
+        )
         assert put["status"] == "stopped"  # as PUT answered, before the start
-        yield {**tenant, "api": api}
+        yield tenant
 
 
 async def test_a_repeat_offender_in_a_manual_guild_waits_for_approval_then_one_call(

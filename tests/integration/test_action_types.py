@@ -4,23 +4,21 @@ token, JSON body, audit-log reason) and the fake receiver every delivery's signa
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from gova.integrations.discord import nonce_for
 from gova.schemas.actions import ActionEvent
-from tests.conftest import new_tenant
 from tests.fakes.webhook_receiver import FakeWebhookReceiver
 from tests.integration.conftest import (
     BOT_TOKEN,
     CHANNEL,
     GUILD,
     actions_of,
-    client_for,
     discord_message,
     discord_moderator,
+    discord_tenant,
     event,
     eventually,
     new_id,
@@ -34,11 +32,8 @@ EXECUTED = ["PROPOSED", "APPROVED", "EXECUTING", "EXECUTED"]
 
 @pytest.fixture(scope="module")
 async def acting(running, pool, discord):
-    """A tenant of its own with a bot token; its API client."""
-    tenant = await new_tenant(pool, f"types-{uuid.uuid4().hex[:6]}")
-    async with client_for(running, tenant["key"]) as api:
-        assert (await api.put("/api/v1/discord", json={"bot_token": BOT_TOKEN})).status_code == 200
-        yield {**tenant, "api": api}
+    async with discord_tenant(running, pool, "types") as tenant:
+        yield tenant
 
 
 async def offend(api, author: str, n: int, moderator: str) -> list[dict]:
