@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -45,6 +46,24 @@ def api() -> int:
 
     asyncio.run(ensure_topics(get_settings().broker()))
     serve()
+    return 0
+
+
+@gova.command(
+    "discord-bridge",
+    help="Forward messages from the Discord guilds of started moderators (gateway) to Gova.",
+)
+@click.option("-l", "--loglevel", default="info", show_default=True)
+def discord_bridge(loglevel: str) -> int:
+    import logging
+
+    from gova.integrations.discord_gateway import serve
+
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: connections close on the way out
+        asyncio.run(serve(get_settings()))
     return 0
 
 

@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     discord_bot_token: str | None = Field(
         None, validation_alias=AliasChoices("DISCORD_BOT_TOKEN", "GOVA_DISCORD_BOT_TOKEN")
     )
+    # `gova discord-bridge`: the gateway it connects to (tests point it at a local fake), how
+    # often it rereads which guilds started moderators watch, and how many received messages
+    # it holds while the broker is slow (beyond that it drops them, with a warning).
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    # `gova up` starts the bridge when DISCORD_BOT_TOKEN is set; this starts it anyway, for
+    # deployments whose tenants bring their own bot tokens.
+    discord_bridge: bool = False
+    discord_bridge_refresh_s: float = 5.0
+    discord_bridge_queue: int = 10_000
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
@@ -15,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from gova import __version__, cache
+from gova import __version__
 from gova.api import (
     actions,
     compat_openai,
@@ -28,10 +27,9 @@ from gova.api import (
     review,
 )
 from gova.api.body_limit import BodyLimit, BodyLimitedRoute
-from gova.api.key_cache import Authenticator
-from gova.api.state import ApiState, VerdictWaiters
+from gova.api.state import ApiState
 from gova.settings import Settings, get_settings
-from gova.storage import UNAVAILABLE, PostgresStorage
+from gova.storage import UNAVAILABLE
 
 log = logging.getLogger("gova.api")
 
@@ -56,21 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        storage = await PostgresStorage.connect(settings.database())
-        redis = cache.connect(settings.redis())
-        producer = AIOKafkaProducer(bootstrap_servers=settings.broker(), linger_ms=2)
-        await producer.start()
-        waiters = VerdictWaiters(redis)
-        await waiters.start()
-        auth = Authenticator.from_settings(settings)
-        app.state.gova = ApiState(settings, storage, redis, producer, waiters, auth)
-        try:
+        async with ApiState.opened(settings) as state:
+            app.state.gova = state
             yield
-        finally:
-            await waiters.stop()
-            await producer.stop()
-            await redis.aclose()
-            await storage.close()
 
     app = FastAPI(
         title="Gova",

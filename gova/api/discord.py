@@ -8,19 +8,16 @@ attachments are kept in the item's metadata until the media stages classify them
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from gova.api.auth import Tenant, current_tenant
 from gova.api.body_limit import BodyLimitedRoute
 from gova.api.errors import AUTHENTICATED, WITH_BODY, responses
 from gova.api.moderate import answer
 from gova.api.state import ApiState, get_state
-from gova.schemas import ContentEvent
 from gova.schemas.actions import ModeratorConfig
+from gova.schemas.discord import DiscordMessage, content_event, watches
 
 router = APIRouter(
     prefix="/api/v1/discord",
@@ -28,68 +25,6 @@ router = APIRouter(
     route_class=BodyLimitedRoute,
     responses=responses(*AUTHENTICATED),
 )
-
-SNOWFLAKE = r"^[0-9]{1,20}$"
-
-
-class DiscordAuthor(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(pattern=SNOWFLAKE)
-    bot: bool = False
-
-
-class DiscordAttachment(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(pattern=SNOWFLAKE)
-    filename: str = Field(max_length=1_000)
-    content_type: str | None = Field(None, max_length=200)
-    size: int | None = Field(None, ge=0)
-    url: str | None = Field(None, max_length=2_000)
-
-
-class DiscordMessage(BaseModel):
-    """The fields of Discord's message object Gova reads; the rest is accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(pattern=SNOWFLAKE)
-    channel_id: str = Field(pattern=SNOWFLAKE)
-    guild_id: str = Field(pattern=SNOWFLAKE)
-    author: DiscordAuthor
-    content: str = Field("", max_length=4_000)
-    attachments: list[DiscordAttachment] = Field(default_factory=list, max_length=10)
-
-
-def watches(config: ModeratorConfig, message: DiscordMessage) -> bool:
-    """A discord moderator of this guild, watching all channels or this one."""
-    target = config.discord
-    return (
-        config.platform == "discord"
-        and target is not None
-        and target.guild_id == message.guild_id
-        and (not target.channel_ids or message.channel_id in target.channel_ids)
-    )
-
-
-def content_event(message: DiscordMessage, moderator: str) -> ContentEvent:
-    metadata: dict[str, Any] = {
-        "source": "discord",
-        "moderator": moderator,
-        "guildId": message.guild_id,
-        "channelId": message.channel_id,
-        "messageId": message.id,
-    }
-    if message.attachments:
-        metadata["attachments"] = [a.model_dump(exclude_none=True) for a in message.attachments]
-    return ContentEvent(
-        id=f"discord-{message.id}",
-        userId=message.author.id,
-        contentType="text",
-        content=message.content,
-        metadata=metadata,
-    )
 
 
 @router.post(

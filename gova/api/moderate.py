@@ -69,7 +69,7 @@ def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
         )
 
 
-async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
+async def submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
     now = time.time()
     policy = effective(tenant.policy, state)
     review_all = policy.model_copy(update={"review_band": (0.0, 1.0)})
@@ -103,7 +103,7 @@ async def _submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -
 
 
 async def _await_verdicts(
-    state: ApiState, tenant: Tenant, ids: list[str], submit: list[ContentEvent]
+    state: ApiState, tenant: Tenant, ids: list[str], new: list[ContentEvent]
 ) -> dict[str, dict]:
     """Submit, then wait for the outcomes of `ids` until the deadline; return those found.
 
@@ -116,7 +116,7 @@ async def _await_verdicts(
     waiting = dict(registered)
     found: dict[str, dict] = {}
     try:
-        await _submit(state, tenant, submit)
+        await submit(state, tenant, new)
         while waiting and (left := deadline - loop.time()) > 0:
             done, _ = await asyncio.wait(waiting.values(), timeout=min(left, POLL_S))
             for cid, fut in list(waiting.items()):
@@ -151,7 +151,7 @@ async def _outcome_or_none(state: ApiState, tenant_id: str, content_id: str) -> 
         return None
 
 
-async def _stored_or_none(state: ApiState, tenant_id: str, ids: list[str]) -> dict[str, dict]:
+async def stored_or_none(state: ApiState, tenant_id: str, ids: list[str]) -> dict[str, dict]:
     """Verdicts already stored for `ids`, or none while the database is away: items are still
     accepted then (the broker keeps them, the worker stores them once it is back), and
     idempotent writes keep a duplicate from ever making a second row."""
@@ -195,14 +195,14 @@ async def answer(
     """One item in: its stored verdict when the id came before (one item, one verdict), else
     accepted — and, with `wait`, its verdict if it comes in time."""
     _check(event, state)
-    if stored := (await _stored_or_none(state, tenant.id, [event.id])).get(event.id):
+    if stored := (await stored_or_none(state, tenant.id, [event.id])).get(event.id):
         return JSONResponse(_done(stored))  # a duplicate: one item, one verdict
     if wait:
         found = await _await_verdicts(state, tenant, [event.id], [event])
         if event.id in found:
             return JSONResponse(_done(found[event.id]))
     else:
-        await _submit(state, tenant, [event])
+        await submit(state, tenant, [event])
     return JSONResponse(_pending(request, event.id), status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -229,12 +229,12 @@ async def moderate_batch(
     first: dict[str, ContentEvent] = {}
     for event in body.items:
         first.setdefault(event.id, event)
-    stored = await _stored_or_none(state, tenant.id, list(first))
+    stored = await stored_or_none(state, tenant.id, list(first))
     new = [e for e in first.values() if e.id not in stored]
     if wait and new:
         stored.update(await _await_verdicts(state, tenant, [e.id for e in new], new))
     elif new:
-        await _submit(state, tenant, new)
+        await submit(state, tenant, new)
     results = [_done(stored[cid]) if cid in stored else _pending(request, cid) for cid in ids]
     all_done = all(cid in stored for cid in ids)
     return JSONResponse(

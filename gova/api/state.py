@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,37 @@ class ApiState:
     producer: AIOKafkaProducer
     waiters: VerdictWaiters
     auth: Authenticator
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def opened(cls, settings: Settings) -> AsyncIterator[ApiState]:
+        """The connections of a process that takes items in (the API, the Discord bridge),
+        open for the span of the block and closed in reverse."""
+        from gova.api.key_cache import Authenticator
+        from gova.storage import PostgresStorage
+
+        storage = await PostgresStorage.connect(settings.database())
+        redis = cache.connect(settings.redis())
+        producer = AIOKafkaProducer(bootstrap_servers=settings.broker(), linger_ms=2)
+        try:
+            await producer.start()
+            waiters = VerdictWaiters(redis)
+            await waiters.start()
+            try:
+                yield cls(
+                    settings,
+                    storage,
+                    redis,
+                    producer,
+                    waiters,
+                    Authenticator.from_settings(settings),
+                )
+            finally:
+                await waiters.stop()
+                await producer.stop()
+        finally:
+            await redis.aclose()
+            await storage.close()
 
 
 def get_state(request: Request) -> ApiState:

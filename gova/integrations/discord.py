@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
+from gova import secrets
 from gova.integrations.executors import (
     Attempt,
     ExecutionContext,
@@ -34,6 +35,8 @@ from gova.integrations.executors import (
     describe_transport_error,
 )
 from gova.schemas.actions import MAX_TIMEOUT_S, ActionEvent, ModeratorConfig
+from gova.settings import Settings
+from gova.storage.interface import Storage
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 #: Discord wants bots to name themselves as `DiscordBot ($url, $version)`.
@@ -48,6 +51,13 @@ DEFAULT_TIMEOUT_DURATION_S = 600
 NONCE_CHARS = 25
 #: Rate-limit buckets remembered per executor; the oldest are forgotten first.
 MAX_BUCKETS = 1024
+
+
+async def bot_token(storage: Storage, settings: Settings, tenant_id: str) -> str | None:
+    """The bot a tenant acts and listens as: its own token (PUT /api/v1/discord, stored
+    sealed), else the deployment's DISCORD_BOT_TOKEN; None when neither is configured."""
+    sealed = (await storage.tenants.get_discord(tenant_id)).get("bot_token")
+    return secrets.decrypt(settings.secret_key, sealed) if sealed else settings.discord_bot_token
 
 
 class InvalidAction(ValueError):

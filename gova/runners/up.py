@@ -155,6 +155,17 @@ class Stack:
         proc.wait_until(lambda: _http_ok(f"{self.api_url}/healthz"), timeout, "/healthz answers")
         return proc
 
+    def start_bridge(self) -> Process:
+        """The Discord gateway bridge; it has no port, so it is started, not waited for."""
+        proc = Process(
+            "discord-bridge",
+            [sys.executable, "-m", "gova", "discord-bridge"],
+            self.log_dir / "discord-bridge.log",
+            env=self.child_env(),
+        ).start()
+        self.procs["discord-bridge"] = proc
+        return proc
+
     def stop(self, name: str) -> None:
         proc = self.procs.pop(name, None)
         if proc is not None:
@@ -195,6 +206,11 @@ def up() -> int:
         stack.start_worker()
         say("starting the API")
         stack.start_api()
+        if settings.discord_bot_token or settings.discord_bridge:
+            say("starting the Discord gateway bridge (guilds of started discord moderators)")
+            stack.start_bridge()
+        else:
+            say("no Discord gateway bridge (set DISCORD_BOT_TOKEN or GOVA_DISCORD_BRIDGE=1)")
         run_file.write_text(
             json.dumps(
                 {"api_url": stack.api_url, "monitor_url": stack.monitor_url, "api_key": key},

@@ -44,6 +44,8 @@ class Tenants(Protocol):
     async def for_key(self, key: str) -> TenantRecord | None:
         """The tenant a live key belongs to; None for unknown or revoked keys."""
 
+    async def get(self, tenant_id: str) -> TenantRecord | None: ...
+
     async def set_policy(self, tenant_id: str, policy: Policy) -> None: ...
 
     async def set_discord(self, tenant_id: str, discord: dict) -> None:

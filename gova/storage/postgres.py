@@ -77,8 +77,16 @@ class PgTenants:
             " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
             hash_key(key),
         )
-        if row is None:
-            return None
+        return self._record(row) if row else None
+
+    async def get(self, tenant_id: str) -> TenantRecord | None:
+        row = await self.pool.fetchrow(
+            "SELECT id, name, tier, policy FROM tenants WHERE id = $1", tenant_id
+        )
+        return self._record(row) if row else None
+
+    @staticmethod
+    def _record(row: asyncpg.Record) -> TenantRecord:
         return TenantRecord(
             row["id"], row["name"], row["tier"], Policy.model_validate(row["policy"])
         )

@@ -15,6 +15,7 @@ import time
 from gova import secrets
 from gova.core.actions import ACTING_PLATFORMS, MODERATORS, plan
 from gova.core.moderators import config_of
+from gova.integrations.discord import bot_token
 from gova.integrations.executors import ExecutionContext, ExecutionResult
 from gova.schemas.actions import ActionEvent, ActionProposal, HistoryEntry
 from gova.storage import PostgresStorage
@@ -36,10 +37,7 @@ async def plan_proposal(proposal: ActionProposal) -> list[ActionEvent]:
 async def _secret(storage: PostgresStorage, action: ActionEvent, platform: str) -> str | None:
     """The bot token (the tenant's, else the deployment's) or the webhook's signing secret."""
     if platform == "discord":
-        sealed = (await storage.tenants.get_discord(action.tenant_id)).get("bot_token")
-        return (
-            secrets.decrypt(settings.secret_key, sealed) if sealed else settings.discord_bot_token
-        )
+        return await bot_token(storage, settings, action.tenant_id)
     sealed = await storage.moderators.get_secret(action.tenant_id, action.moderator, "webhook")
     return secrets.decrypt(settings.secret_key, sealed) if sealed else None
 
