@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -142,9 +143,10 @@ async def produce_directly(
     run: str,
     rate: float | None = None,
     corpus: list[str] | None = None,
+    metadata: Callable[[int], dict] | None = None,
 ) -> dict:
     """Put `n` submissions on content.raw, as the API would: the worker alone. All at once,
-    or evenly spaced at `rate` items/s."""
+    or evenly spaced at `rate` items/s; `metadata(i)` is item i's metadata, if given."""
     from aiokafka import AIOKafkaProducer
 
     from gova.models.text import deployment_thresholds
@@ -168,7 +170,11 @@ async def produce_directly(
             sub = Submission(
                 tenant_id=tenant,
                 event=ContentEvent(
-                    id=f"{run}-{i}", userId=f"{run}-u{i}", contentType="text", content=corpus[i]
+                    id=f"{run}-{i}",
+                    userId=f"{run}-u{i}",
+                    contentType="text",
+                    content=corpus[i],
+                    metadata=metadata(i) if metadata else {},
                 ),
                 received_at=time.time(),
                 policy=policy,
