@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint format bench bench-text install clean
+.PHONY: up test lint format bench bench-text bench-actions install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(STAMP)
 
 bench-text: $(STAMP)
 	$(BIN)/python -m bench.text_stage
+
+bench-actions: $(STAMP)
+	$(BIN)/python -m bench.actions
 
 clean:
 	rm -rf $(VENV) .gova .pytest_cache
