@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # Hosts a tenant may point its reviewer at (comma-separated); empty: any. The worker calls
     # that URL, so a multi-tenant deployment lists its providers here.
     llm_allowed_hosts: str = ""
+    # Hosts a webhook moderator may deliver to (comma-separated). Empty: any host whose
+    # addresses are all public; a listed host may be private (an integrator's own network).
+    webhook_allowed_hosts: str = ""
     channel_context_messages: int = 20
     review_concurrency: int = 8
     review_config_ttl_s: float = 10.0
@@ -180,6 +183,10 @@ class Settings(BaseSettings):
     def pg_dir(self) -> Path:
         return self.data_dir / "pg"
 
+
+    @property
+    def webhook_hosts(self) -> frozenset[str]:
+        return frozenset(h.lower() for h in _entries(self.webhook_allowed_hosts))
 
 def _entries(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]

@@ -44,6 +44,8 @@ os.environ.update(
     GOVA_REVIEW_BREAKER_FAILURES="2",
     GOVA_REVIEW_BREAKER_RESET_S="2",
     GOVA_LLM_ALLOWED_HOSTS="127.0.0.1,localhost",
+    # The webhook receivers in tests/fakes listen on loopback, which is refused unless listed.
+    GOVA_WEBHOOK_ALLOWED_HOSTS="127.0.0.1,localhost",
     # Executors call a local fake Discord on this port (tests/integration/test_action_flow.py).
     GOVA_DISCORD_API_BASE=f"http://127.0.0.1:{_free_port()}/api/v10",
     GOVA_ACTION_SWEEP_INTERVAL_S="2",

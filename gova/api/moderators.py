@@ -19,7 +19,7 @@ from gova.api.body_limit import BodyLimitedRoute
 from gova.api.errors import AUTHENTICATED, WITH_BODY, WITH_PARAMS, responses
 from gova.api.review import forget_moderator
 from gova.api.state import ApiState, get_state
-from gova.integrations.webhook import new_secret
+from gova.integrations.webhook import host_of, new_secret
 from gova.schemas.actions import ModeratorConfig, ModeratorEvent, ModeratorEventType
 from gova.streams import MODERATOR_EVENTS
 
@@ -101,6 +101,13 @@ async def put_moderator(
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),
 ) -> ModeratorView:
+    allowed = state.settings.webhook_hosts
+    if config.webhook is not None and allowed and host_of(config.webhook.url) not in allowed:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"body.webhook.url: host {host_of(config.webhook.url)!r} is not allowed here"
+            f" (GOVA_WEBHOOK_ALLOWED_HOSTS: {sorted(allowed)})",
+        )
     await state.storage.moderators.put(tenant.id, name, config.model_dump(mode="json"))
     forget_moderator(tenant.id, name)
     made = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -105,6 +106,40 @@ def delivery_body(action: ActionEvent, verdict: dict[str, Any] | None) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def host_of(url: str) -> str:
+    """The host a webhook URL delivers to, lower-cased (as allow-lists are kept)."""
+    return (httpx.URL(url).host or "").lower()
+
+
+async def refused_destination(url: str, allowed_hosts: frozenset[str]) -> str | None:
+    """Why a delivery to `url` must not be made, or None.
+
+    The worker posts wherever a tenant points a webhook, so without a check a tenant could
+    make it call the deployment's own services (server-side request forgery). With an
+    allow-list, only those hosts; without one, any host whose every address is public (not
+    loopback, private, link-local or reserved). The check resolves the name just before the
+    request; a name that changes its answer between the two is not caught, so a deployment
+    that must be sure lists its integrators' hosts.
+    """
+    host = host_of(url)
+    if allowed_hosts:
+        if host in allowed_hosts:
+            return None
+        return f"host {host!r} is not in GOVA_WEBHOOK_ALLOWED_HOSTS"
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError as exc:
+        return f"host {host!r} does not resolve: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            return (
+                f"host {host!r} resolves to a non-public address ({address}); list the host"
+                " in GOVA_WEBHOOK_ALLOWED_HOSTS to deliver there"
+            )
+    return None
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     try:
         seconds = float(response.headers.get("Retry-After", ""))
@@ -114,7 +149,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class WebhookExecutor(HttpExecutor):
-    """Delivers every action type to `config.webhook.url`, signed with `context.secret`.
+    """Delivers every action type to `config.webhook.url`, signed with `context.secret`,
+    when `refused_destination` allows that URL (`allowed_hosts`: GOVA_WEBHOOK_ALLOWED_HOSTS).
 
     Pass `client` to share a connection pool (it is then left open by `aclose`). Redirects are
     not followed: a 3xx is a final failure, so a delivery never lands somewhere unconfigured.
@@ -128,7 +164,9 @@ class WebhookExecutor(HttpExecutor):
         base_delay_s: float = 0.5,
         max_delay_s: float = 10.0,
         client: httpx.AsyncClient | None = None,
+        allowed_hosts: frozenset[str] = frozenset(),
     ) -> None:
+        self.allowed_hosts = allowed_hosts
         super().__init__(
             max_attempts=max_attempts,
             max_wait_s=max_wait_s,
@@ -143,6 +181,8 @@ class WebhookExecutor(HttpExecutor):
         if not context.secret:
             return ExecutionResult(ok=False, error="no webhook secret: deliveries are signed")
         url = str(context.config.webhook.url)
+        if refusal := await refused_destination(url, self.allowed_hosts):
+            return ExecutionResult(ok=False, error=f"not delivered: {refusal}")
         body = delivery_body(action, context.verdict)
         attempts: list[Attempt] = []
         deadline = time.monotonic() + self.max_wait_s

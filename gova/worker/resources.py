@@ -69,7 +69,7 @@ class Resources:
             self._executors[platform] = (
                 DiscordExecutor(settings.discord_api_base)
                 if platform == "discord"
-                else WebhookExecutor()
+                else WebhookExecutor(allowed_hosts=settings.webhook_hosts)
             )
         return self._executors[platform]
 

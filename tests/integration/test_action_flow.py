@@ -141,6 +141,12 @@ async def test_bad_moderator_config_gets_field_level_422(guild):
     assert answer.status_code == 422 and "allowed_actions" in answer.json()["detail"]
     answer = await api.put("/api/v1/moderators/mods", json={"platform": "discord"})
     assert answer.status_code == 422 and "discord" in answer.json()["detail"]
+    # A webhook host outside GOVA_WEBHOOK_ALLOWED_HOSTS (127.0.0.1 and localhost here).
+    hook = {"platform": "webhook", "webhook": {"url": "https://internal.example/hook"}}
+    answer = await api.put("/api/v1/moderators/hook", json=hook)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith("body.webhook.url: host 'internal.example'")
+    assert (await api.get("/api/v1/moderators/hook")).status_code == 404, "nothing stored"
 
 
 def discord_object(message_id: str, author: str, content: str, *, bot: bool = False) -> dict:

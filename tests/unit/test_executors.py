@@ -21,7 +21,13 @@ import pytest
 
 from gova.integrations.discord import DiscordExecutor
 from gova.integrations.executors import ExecutionContext, Executor
-from gova.integrations.webhook import WebhookExecutor, new_secret, sign, verify
+from gova.integrations.webhook import (
+    WebhookExecutor,
+    new_secret,
+    refused_destination,
+    sign,
+    verify,
+)
 from gova.schemas.actions import ActionEvent, ActionTarget, ModeratorConfig
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.webhook_receiver import FakeWebhookReceiver
@@ -433,8 +439,13 @@ def receiver() -> Iterator[FakeWebhookReceiver]:
 @pytest.fixture()
 async def webhook(receiver: FakeWebhookReceiver) -> AsyncIterator[WebhookExecutor]:
     receiver.reset()
-    async with WebhookExecutor(max_attempts=4, max_wait_s=5.0, base_delay_s=0.01) as ex:
+    async with WebhookExecutor(
+        max_attempts=4, max_wait_s=5.0, base_delay_s=0.01, allowed_hosts=LOOPBACK
+    ) as ex:
         yield ex
+
+
+LOOPBACK = frozenset({"127.0.0.1"})
 
 
 def webhook_context(receiver: FakeWebhookReceiver, secret: str | None = SECRET) -> ExecutionContext:
@@ -518,10 +529,34 @@ async def test_an_unreachable_webhook_is_retried_and_recorded():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = ModeratorConfig(platform="webhook", webhook={"url": f"http://127.0.0.1:{port}/h"})
-    async with WebhookExecutor(max_attempts=3, base_delay_s=0.01) as ex:
+    async with WebhookExecutor(max_attempts=3, base_delay_s=0.01, allowed_hosts=LOOPBACK) as ex:
         result = await ex.execute(action("DELETE"), ExecutionContext(config=config, secret=SECRET))
     assert not result.ok
     assert [a.status_code for a in result.attempts] == [None, None, None]
+
+
+async def test_without_an_allow_list_a_webhook_on_a_private_address_is_refused_unsent(receiver):
+    receiver.reset()
+    async with WebhookExecutor(base_delay_s=0.01) as ex:
+        result = await ex.execute(action("DELETE"), webhook_context(receiver))
+    assert not result.ok and result.attempts == []
+    assert "non-public address (127.0.0.1)" in result.error
+    assert receiver.deliveries == []
+
+
+async def test_with_an_allow_list_only_its_hosts_are_delivered_to(receiver):
+    receiver.reset()
+    async with WebhookExecutor(base_delay_s=0.01, allowed_hosts=frozenset({"hooks.example"})) as ex:
+        result = await ex.execute(action("DELETE"), webhook_context(receiver))
+    assert not result.ok and "'127.0.0.1' is not in GOVA_WEBHOOK_ALLOWED_HOSTS" in result.error
+    assert receiver.deliveries == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://10.1.2.3/h", "http://[::1]:8080/h", "http://169.254.169.254/latest/meta-data"]
+)
+async def test_private_link_local_and_loopback_addresses_are_refused(url):
+    assert "non-public address" in await refused_destination(url, frozenset())
 
 
 BODY = b'{"action":{"id":"a1"},"verdict":null}'
