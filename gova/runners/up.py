@@ -134,10 +134,7 @@ class Stack:
         port = monitor_port or s.monitor_port
         require_free(s.api_host, port, "Faust web monitor", "GOVA_MONITOR_PORT")
         env = self.child_env() | {"GOVA_MONITOR_PORT": str(port), "GOVA_WORKER_NAME": name}
-        proc = Process(
-            name, [sys.executable, "-m", "gova", "worker"], self.log_dir / f"{name}.log", env=env
-        ).start()
-        self.procs[name] = proc
+        proc = self._spawn(name, "worker", env)
         ready = f"http://{s.api_host}:{port}/gova/ready/"
         proc.wait_until(lambda: _http_ok(ready), timeout, "partitions assigned, tables recovered")
         return proc
@@ -145,25 +142,23 @@ class Stack:
     def start_api(self, timeout: float = 60) -> Process:
         s = self.settings
         require_free(s.api_host, s.api_port, "API", "GOVA_API_PORT")
-        proc = Process(
-            "api",
-            [sys.executable, "-m", "gova", "api"],
-            self.log_dir / "api.log",
-            env=self.child_env(),
-        ).start()
-        self.procs["api"] = proc
+        proc = self._spawn("api", "api")
         proc.wait_until(lambda: _http_ok(f"{self.api_url}/healthz"), timeout, "/healthz answers")
         return proc
 
     def start_bridge(self) -> Process:
         """The Discord gateway bridge; it has no port, so it is started, not waited for."""
+        return self._spawn("discord-bridge", "discord-bridge")
+
+    def _spawn(self, name: str, command: str, env: dict[str, str] | None = None) -> Process:
+        """`gova <command>` as a child named `name`, logging to logs/<name>.log."""
         proc = Process(
-            "discord-bridge",
-            [sys.executable, "-m", "gova", "discord-bridge"],
-            self.log_dir / "discord-bridge.log",
-            env=self.child_env(),
+            name,
+            [sys.executable, "-m", "gova", command],
+            self.log_dir / f"{name}.log",
+            env=env or self.child_env(),
         ).start()
-        self.procs["discord-bridge"] = proc
+        self.procs[name] = proc
         return proc
 
     def stop(self, name: str) -> None:
