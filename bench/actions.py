@@ -1,8 +1,8 @@
 """Actions executed per second against a fake Discord, and the latency from an automatic
 moderator's verdict to its action done, beside the fake's raw request rate.
 
-    make bench-actions              # or: .venv/bin/python -m bench.actions [--items 1000]
-                                    #     [--rate 20] [--seconds 15] [--out PATH]
+    make bench-actions              # or: .venv/bin/python -m bench.actions [--items 600]
+                                    #     [--rate-share 0.5 | --rate R] [--seconds 15]
 
 Starts the fake Discord of tests/fakes (in this process, on a free port) and a private stack
 in a temporary directory (embedded Kafka, PostgreSQL, Redis and one Faust worker whose
@@ -19,11 +19,13 @@ limit shortens the path. Phases, all in one run:
 2. backlog: N items at once. Actions executed/s = N ÷ (first → last action executed), beside
    verdicts stored/s for the same items: the lower of the two bounds the other. Every
    action must be EXECUTED with one request to the fake.
-3. latency: items evenly spaced at `--rate` for `--seconds` (after a few uncounted warm-up
-   items); p50/p99 from the verdict stored (moderation_results.stored_at) to the action
-   executed (the EXECUTED entry of its history: Discord's answer in hand), and from the
-   verdict decided (the action's PROPOSED entry) to executed. The verdict is stored by
-   persist while the planner runs beside it, so "from stored" can be near zero or negative.
+3. latency: items evenly spaced at `--rate` (default: half the backlog's actions/s, so the
+   executor is not saturated) for `--seconds`, after a few uncounted warm-up items; p50/p99
+   from the verdict stored (moderation_results.stored_at) to the action executed (the
+   EXECUTED entry of its history: Discord's answer in hand), and from the verdict decided
+   (the action's PROPOSED entry) to executed. The verdict is stored by persist while the
+   planner runs beside it, so "from stored" can be near zero or negative. Both phases also
+   give claimed → executed (EXECUTING → EXECUTED: secret, HTTP call), the executor's share.
 
 All times are the machine's wall clock (one machine). The load average is printed at the
 start and end: anything else on the box slows every phase, the baseline included.
@@ -221,6 +223,7 @@ async def settled(dsn: str, tenant: str, run: str, n: int, timeout: float) -> li
                 "stored": float(r["stored"]),
                 "status": r["status"],
                 "proposed": at.get("PROPOSED"),
+                "executing": at.get("EXECUTING"),
                 "executed": at.get("EXECUTED"),
             }
         )
@@ -246,6 +249,9 @@ def summarise(label: str, items: list[dict]) -> dict:
         "from_stored_p99_ms": pct([(i["executed"] - i["stored"]) * 1000 for i in executed], 99),
         "from_decided_p50_ms": pct([(i["executed"] - i["proposed"]) * 1000 for i in executed], 50),
         "from_decided_p99_ms": pct([(i["executed"] - i["proposed"]) * 1000 for i in executed], 99),
+        # The executor's own share: claimed (EXECUTING) → Discord answered (EXECUTED).
+        "call_p50_ms": pct([(i["executed"] - i["executing"]) * 1000 for i in executed], 50),
+        "call_p99_ms": pct([(i["executed"] - i["executing"]) * 1000 for i in executed], 99),
     }
 
 
@@ -264,8 +270,11 @@ def calls_per_action(discord, first: int, n: int) -> dict[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=1000, help="the backlog phase's items")
-    parser.add_argument("--rate", type=float, default=20.0, help="latency phase, items/s")
+    parser.add_argument("--items", type=int, default=600, help="the backlog phase's items")
+    parser.add_argument(
+        "--rate", type=float, help="latency phase, items/s (default: --rate-share x backlog's)"
+    )
+    parser.add_argument("--rate-share", type=float, default=0.5)
     parser.add_argument("--seconds", type=float, default=15.0, help="latency phase length")
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/actions.json"))
@@ -338,23 +347,24 @@ def main() -> int:
             f" {backlog['stored_per_s']:.1f}/s"
         )
 
+        rate = args.rate or round(args.rate_share * backlog["executed_per_s"], 1)
         warm = f"awarm{uuid.uuid4().hex[:8]}"
-        warm_n = max(1, int(args.rate * 2))
+        warm_n = max(1, int(rate * 2))
         asyncio.run(
             produce_directly(
                 broker,
                 DEMO_TENANT,
                 warm_n,
                 warm,
-                rate=args.rate,
+                rate=rate,
                 corpus=insults(warm_n),
                 metadata=discord_metadata(offset),
             )
         )
         asyncio.run(settled(dsn, DEMO_TENANT, warm, warm_n, timeout=120))
         offset += warm_n
-        n = int(args.rate * args.seconds)
-        say(f"[3/3] latency: {n} items at {args.rate:g}/s evenly over {args.seconds:g} s ...")
+        n = int(rate * args.seconds)
+        say(f"[3/3] latency: {n} items at {rate:g}/s evenly over {args.seconds:g} s ...")
         run = f"alat{uuid.uuid4().hex[:8]}"
         asyncio.run(
             produce_directly(
@@ -362,13 +372,13 @@ def main() -> int:
                 DEMO_TENANT,
                 n,
                 run,
-                rate=args.rate,
+                rate=rate,
                 corpus=insults(n),
                 metadata=discord_metadata(offset),
             )
         )
         items = asyncio.run(settled(dsn, DEMO_TENANT, run, n, timeout=120))
-        latency = summarise(f"latency at {args.rate:g}/s", items)
+        latency = summarise(f"latency at {rate:g}/s", items)
         latency["calls_per_action"] = calls_per_action(discord, offset, n)
         say(
             f"[3/3]   verdict stored → executed: p50 {latency['from_stored_p50_ms']:.0f} ms,"
@@ -383,15 +393,16 @@ def main() -> int:
 
     print(
         "\n| phase | items | executed | actions/s | verdicts stored/s | stored→executed"
-        " p50 / p99 ms | decided→executed p50 / p99 ms |"
+        " p50 / p99 ms | decided→executed p50 / p99 ms | claimed→executed p50 / p99 ms |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for p in (backlog, latency):
         print(
             f"| {p['phase']} | {p['items']} | {p['executed']}/{p['acting']} |"
             f" {p['executed_per_s']:.1f} | {p['stored_per_s']:.1f} |"
             f" {p['from_stored_p50_ms']:.0f} / {p['from_stored_p99_ms']:.0f} |"
             f" {p['from_decided_p50_ms']:.0f} / {p['from_decided_p99_ms']:.0f} |"
+            f" {p['call_p50_ms']:.1f} / {p['call_p99_ms']:.1f} |"
         )
     print("\n| baseline: plain client → fake Discord | requests/s | p50 ms | p99 ms |")
     print("|---|---|---|---|")
