@@ -67,6 +67,16 @@ def recovering(running):
     start_worker_with(running, {})
 
 
+@pytest.fixture(autouse=True)
+def a_worker(recovering):
+    """Each test starts with the module's worker running (one that failed may have left it
+    dead)."""
+    worker = recovering.procs.get("worker")
+    if worker is None or not worker.alive():
+        recovering.procs.pop("worker", None)
+        start_worker_with(recovering, RECOVERY_ENV)
+
+
 @pytest.fixture(scope="module")
 async def tenant_api(recovering, pool, discord):
     async with discord_tenant(recovering, pool, "recovery") as tenant:
@@ -182,16 +192,18 @@ async def test_a_worker_killed_between_claim_and_call_acts_exactly_once(
     # Discord's address answers nothing: the executor's call cannot land, so the worker is
     # caught holding the claim, and dies there.
     discord.stop()
-    with black_hole(discord_port()):
-        await offend(api, author, "kick")
-        claimed = await one_action(api, author, "EXECUTING")
-        kill_worker(recovering)
-    # The event was never acknowledged: the group's committed offset is not past it (the
-    # same partition: one per moderator), so the restarted worker reads it again.
-    [(same, offset)] = await where_sent(broker, topic, claimed["id"])
-    assert same == partition
-    assert warm_offset < await committed(broker, group, topic, partition) <= offset
-    discord.start()
+    try:
+        with black_hole(discord_port()):
+            await offend(api, author, "kick")
+            claimed = await one_action(api, author, "EXECUTING")
+            kill_worker(recovering)
+        # The event was never acknowledged: the group's committed offset is not past it (the
+        # same partition: one per moderator), so the restarted worker reads it again.
+        [(same, offset)] = await where_sent(broker, topic, claimed["id"])
+        assert same == partition
+        assert warm_offset < await committed(broker, group, topic, partition) <= offset
+    finally:
+        discord.start()
     member = f"/api/v10/guilds/{GUILD}/members/{author}"
     assert not [r for r in discord.requests if r.path == member], "nothing reached Discord"
     assert (await api.get(f"/api/v1/actions/{claimed['id']}")).json()["status"] == "EXECUTING"
