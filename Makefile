@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint format bench bench-text bench-actions install clean
+.PHONY: up test test-deps lint format bench bench-text bench-actions bench-media install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "gova: installing dependencies into $(VENV) (first run, or pyproject.toml changed)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev,image,audio]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,7 +20,14 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/gova up
 
-test: $(STAMP)
+# Debian packages the media tests use: espeak-ng speaks their test sentences, and
+# pocketsphinx-testdata holds the LibriVox clips the word error rate is measured on.
+TEST_DEBS := espeak-ng pocketsphinx-testdata
+test-deps:
+	@command -v espeak-ng >/dev/null && test -d /usr/share/pocketsphinx/test/data/librivox || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS); }
+
+test: $(STAMP) test-deps
 	$(BIN)/ruff check gova tests bench
 	$(BIN)/python -m pytest -q
 
@@ -37,6 +44,9 @@ bench: $(STAMP)
 
 bench-text: $(STAMP)
 	$(BIN)/python -m bench.text_stage
+
+bench-media: $(STAMP) test-deps
+	$(BIN)/python -m bench.media_stage
 
 bench-actions: $(STAMP)
 	$(BIN)/python -m bench.actions

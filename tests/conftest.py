@@ -51,6 +51,14 @@ os.environ.update(
     GOVA_ACTION_SWEEP_INTERVAL_S="2",
     # Tests stand for many clients behind a proxy on 127.0.0.1 (X-Forwarded-For).
     GOVA_TRUSTED_PROXIES="127.0.0.1",
+    # The contract test's fuzzer probes every operation with bad keys from one address, over
+    # about two minutes: room for them all, while the throttle test still reaches the limit.
+    GOVA_AUTH_FAILURES_PER_MINUTE="60",
+    # Media limits small enough that tests reach them with small files.
+    GOVA_IMAGE_MAX_BYTES="2000000",
+    GOVA_IMAGE_MAX_PIXELS="4000000",
+    GOVA_AUDIO_MAX_BYTES="3000000",
+    GOVA_AUDIO_MAX_SECONDS="30",
 )
 
 

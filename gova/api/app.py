@@ -20,6 +20,7 @@ from gova.api import (
     compat_openai,
     compat_perspective,
     discord,
+    hash_bank,
     moderate,
     moderators,
     openapi,
@@ -38,6 +39,7 @@ ROUTERS = (
     moderators.router,
     actions.router,
     discord.router,
+    hash_bank.router,
     policy.router,
     review.router,
     compat_openai.router,
@@ -102,7 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    media_paths = ("/api/v1/moderate", "/api/v1/moderate/batch", "/v1/moderations")
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger=dict.fromkeys(media_paths, settings.media_body_bytes),
+    )
     if trusted := settings.trusted_proxy_list:
         # Outermost: the client address (and scheme) is settled before anything reads it.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)

@@ -25,8 +25,15 @@ class BodyLimit:
     every body this API takes is JSON.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        larger: dict[str, int] | None = None,
+    ) -> None:
+        # `larger`: paths whose bodies may be bigger (base64 images and audio), and by how much.
+        self.app, self.max_bytes, self.larger = app, max_bytes, larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,26 +44,29 @@ class BodyLimit:
             scope["headers"] = [
                 (k, b"application/json" if k == b"content-type" else v) for k, v in scope["headers"]
             ]
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._refuse(scope, receive, send, limit)
         # Read the body here, counting, and replay it: an error raised from inside the app's
         # own body parsing would come back as a generic 400.
-        body, more = b"", True
+        chunks: list[bytes] = []
+        size, more = 0, True
         while more:
             message = await receive()
             if message["type"] != "http.request":
                 return await self.app(scope, _replay([message], receive), send)
-            body += message.get("body", b"")
+            chunks.append(message.get("body", b""))  # joined once: megabytes arrive in chunks
+            size += len(chunks[-1])
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await self._refuse(scope, receive, send)
-        replay = {"type": "http.request", "body": body, "more_body": False}
+            if size > limit:
+                return await self._refuse(scope, receive, send, limit)
+        replay = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([replay], receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         empty = {"type": "http.request", "body": b"", "more_body": False}
-        await self.app({**scope, TOO_LARGE: self.max_bytes}, _replay([empty], receive), send)
+        await self.app({**scope, TOO_LARGE: limit}, _replay([empty], receive), send)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gova import cache
+from gova.api import media_in
 from gova.api.auth import Tenant, current_tenant
 from gova.api.body_limit import BodyLimitedRoute
 from gova.api.content_in import ContentEvent
@@ -31,7 +32,7 @@ router = APIRouter(
 )
 
 # The stages that exist; anything else is refused rather than accepted and never processed.
-ENABLED_MODALITIES = {"text"}
+ENABLED_MODALITIES = media_in.modalities()
 # While waiting, look in the database this often too, in case a wake-up was missed.
 POLL_S = 1.0
 
@@ -56,13 +57,14 @@ def _status_url(request: Request, content_id: str) -> str:
 
 
 def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
+    media_in.check_enabled(event.content_type, where)  # names the extra to install
     if event.content_type not in ENABLED_MODALITIES:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
             detail=f"{where}.contentType: modality not enabled: {event.content_type!r} content "
             f"is not processed by this deployment yet (enabled: {sorted(ENABLED_MODALITIES)})",
         )
-    if len(event.content) > state.settings.max_content_chars:
+    if event.content_type == "text" and len(event.content) > state.settings.max_content_chars:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
             detail=f"{where}.content: longer than {state.settings.max_content_chars} characters",
@@ -70,15 +72,23 @@ def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
 
 
 async def submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
+    # Image and audio: checked, stored once, and passed on by reference (413/422 if not).
+    media = await media_in.accept(state, tenant.id, events)
     now = time.time()
     policy = effective(tenant.policy, state)
     review_all = policy.model_copy(update={"review_band": (0.0, 1.0)})
     subs = [
         Submission(
             tenant_id=tenant.id,
-            event=e,
+            event=media_in.referenced(e, media.get(e.id)),
             received_at=now,
-            policy=review_all if await context_dependent(state, tenant.id, e) else policy,
+            policy=media_in.policy_for(
+                e,
+                review_all if await context_dependent(state, tenant.id, e) else policy,
+                tenant.policy,
+                state,
+            ),
+            media=media.get(e.id),
         )
         for e in events
     ]

@@ -9,7 +9,13 @@ from gova.core.token_bucket import Bucket, take_token
 from gova.models.evasion import fold
 from gova.schemas import Item, Submission, Verdict
 from gova.schemas.review import ChannelMessage
-from gova.streams import CONTENT_CHANNELS, CONTENT_TEXT, MODERATION_RESULTS
+from gova.streams import (
+    CONTENT_AUDIO,
+    CONTENT_CHANNELS,
+    CONTENT_IMAGE,
+    CONTENT_TEXT,
+    MODERATION_RESULTS,
+)
 
 #: The changelog table of per-author token buckets, keyed `tenant:author`.
 RATE_LIMITS = "rate_limits"
@@ -17,6 +23,14 @@ RATE_LIMITS = "rate_limits"
 
 class ModalityNotEnabled(ValueError):
     """No stage processes this content type yet (the item is dead-lettered, its caller told)."""
+
+
+class MediaMissing(ValueError):
+    """An image or audio item without stored bytes: only the API stores them (the item is
+    dead-lettered, its caller told)."""
+
+
+MEDIA_TOPICS = {"image": CONTENT_IMAGE, "audio": CONTENT_AUDIO}
 
 
 def admit(sub: Submission, bucket: Bucket | None, *, burst: float, per_s: float) -> Outcome:
@@ -27,8 +41,18 @@ def admit(sub: Submission, bucket: Bucket | None, *, burst: float, per_s: float)
     if not allowed:
         limited: Verdict = verdicts.verdict(sub, "rate_limited")
         return Outcome(limited, [spend, Emit(MODERATION_RESULTS, sub.key, limited)])
-    if sub.event.content_type != "text":
-        raise ModalityNotEnabled(f"no stage processes {sub.event.content_type!r} content yet")
+    kind = sub.event.content_type
+    if kind in MEDIA_TOPICS:
+        if sub.media is None or sub.media.kind != kind:
+            raise MediaMissing(
+                f"{kind!r} item without stored media: image and audio are accepted through "
+                "the API, which stores the bytes and passes a reference"
+            )
+        # The bytes stay in the content store; the stage reads them by reference.
+        item = Item(**sub.model_dump(), text="", content_hash=sub.media.sha256)
+        return Outcome(item, [spend, Emit(MEDIA_TOPICS[kind], sub.key, item)])
+    if kind != "text":
+        raise ModalityNotEnabled(f"no stage processes {kind!r} content yet")
 
     # Folded once here (evasion tricks undone, Unicode normalised): the model, the score
     # cache's hash and the reviewer's channel context all see the same text.

@@ -38,6 +38,7 @@ def verdict(
         thresholds=sub.policy.thresholds,
         behaviour=behaviour or Behaviour(),
         review=review,
+        media=sub.media,
         received_at=sub.received_at,
         decided_at=time.time() if now is None else now,
         **scored,

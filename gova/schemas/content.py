@@ -51,5 +51,6 @@ class ContentEvent(BaseModel):
     id: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:\-]+$")
     user_id: str = Field(alias="userId", min_length=1, max_length=256)
     content_type: ContentType = Field(alias="contentType")
-    content: str = Field(min_length=1, max_length=1_000_000)
+    # Text, or base64 for image/audio (the API's byte limits per type apply after decoding).
+    content: str = Field(min_length=1, max_length=24_000_000)
     metadata: ContentMetadata = Field(default_factory=ContentMetadata)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from gova.core.keys import author_key, review_key
 from gova.schemas.content import ContentEvent, ContentType
+from gova.schemas.media import Media
 from gova.schemas.policy import Policy
 from gova.schemas.review import Review
 
@@ -29,6 +30,9 @@ class Submission(BaseModel):
     event: ContentEvent
     received_at: float  # epoch seconds, when the API accepted it
     policy: Policy
+    # Image and audio items: the stored bytes' reference and what is known of them
+    # (`event.content` then holds the reference, never the bytes).
+    media: Media | None = None
 
     @property
     def key(self) -> str:
@@ -88,6 +92,7 @@ class Verdict(BaseModel):
     cached: bool = False
     content_hash: str | None = None
     review: Review | None = None
+    media: Media | None = None
     received_at: float
     decided_at: float
 

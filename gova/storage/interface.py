@@ -166,6 +166,57 @@ class Behaviour(Protocol):
         """Every author with strikes or a behaviour score above 0."""
 
 
+@dataclass(frozen=True)
+class BankEntry:
+    """A known-bad image in a tenant's hash bank."""
+
+    id: str
+    pdq: str  # 64 hex digits
+    label: str
+    category: str
+    created_at: datetime
+
+
+class Media(Protocol):
+    """Image and audio bytes, stored once per tenant and sha256, deleted when they expire;
+    a tenant's hash bank of known-bad images; and the PDQ hashes of images already scored.
+    Every read is scoped to one tenant."""
+
+    async def put(
+        self, tenant_id: str, sha256: str, kind: str, fmt: str, data: bytes, expires_at: float
+    ) -> None:
+        """Store the bytes (a second put of the same bytes only extends their expiry)."""
+
+    async def get(self, tenant_id: str, sha256: str) -> bytes | None: ...
+
+    async def delete_expired(self, now: float, *, seen_max_age_s: float | None = None) -> int:
+        """Delete expired bytes (and seen hashes older than `seen_max_age_s`); how many."""
+
+    async def bank_add(self, tenant_id: str, pdq: str, label: str, category: str) -> BankEntry:
+        """Add a hash (the same hash twice is one entry: the first)."""
+
+    async def bank_list(
+        self, tenant_id: str, *, limit: int = 100, after: str | None = None
+    ) -> list[BankEntry]: ...
+
+    async def bank_remove(self, tenant_id: str, entry_id: str) -> bool: ...
+
+    async def bank_match(
+        self, tenant_id: str, pdq: str, max_distance: int
+    ) -> tuple[BankEntry, int] | None:
+        """The nearest entry within `max_distance` (Hamming), with its distance."""
+
+    async def seen_near(
+        self, tenant_id: str, pdq: str, model: str, max_distance: int
+    ) -> tuple[str, dict[str, float], int] | None:
+        """(content id, scores, distance) of the nearest image scored by `model` before."""
+
+    async def remember(
+        self, tenant_id: str, rows: list[tuple[str, str, str, dict[str, float]]]
+    ) -> None:
+        """Keep (content id, pdq, model, scores) of scored images (idempotent by id)."""
+
+
 class Storage(Protocol):
     tenants: Tenants
     verdicts: Verdicts
@@ -174,5 +225,6 @@ class Storage(Protocol):
     behaviour: Behaviour
     moderators: Moderators
     actions: Actions
+    media: Media
 
     async def close(self) -> None: ...

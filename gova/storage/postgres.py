@@ -12,6 +12,7 @@ import asyncpg
 from gova.schemas import DeadLetter, Policy, Verdict
 from gova.schemas.actions import ActionEvent, ActionStatus, HistoryEntry
 from gova.storage.interface import AuthorHistory, ModeratorRecord, TenantRecord
+from gova.storage.postgres_media import PgMedia
 
 KEY_PREFIX = "gova_"
 
@@ -561,6 +562,7 @@ class PostgresStorage:
         self.behaviour = PgBehaviour(pool)
         self.moderators = PgModerators(pool)
         self.actions = PgActions(pool)
+        self.media = PgMedia(pool)
 
     @classmethod
     async def connect(cls, dsn: str, *, max_size: int = 10) -> PostgresStorage:

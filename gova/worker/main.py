@@ -16,6 +16,9 @@ from gova.worker.app import app, settings
 STAGES = (
     "gova.worker.stages.ingest",
     "gova.worker.stages.text_classifier",
+    "gova.worker.stages.image_classifier",
+    "gova.worker.stages.audio_transcriber",
+    "gova.worker.stages.media_retention",
     "gova.worker.stages.decide",
     "gova.worker.stages.channel_context",
     "gova.worker.stages.review",

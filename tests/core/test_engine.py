@@ -86,9 +86,23 @@ def test_an_author_over_the_limit_gets_a_recorded_verdict_not_silence():
     assert puts(outcome.effects)[("rate_limits", "acme:u1")]["tokens"] == pytest.approx(0.2)
 
 
-def test_a_modality_without_a_stage_is_refused_after_spending_its_token():
-    with pytest.raises(ingest.ModalityNotEnabled, match="'image'"):
+def test_media_without_stored_bytes_is_refused_after_spending_its_token():
+    with pytest.raises(ingest.MediaMissing, match="'image' item without stored media"):
         ingest.admit(submission(content_type="image"), None, burst=2, per_s=1)
+
+
+def test_media_goes_to_its_stage_by_reference():
+    from gova.schemas.media import Media
+
+    for kind, topic in (("image", "content.image"), ("audio", "content.audio")):
+        sub = submission(content_type=kind, text="sha256:ab")
+        sub.media = Media(
+            kind=kind, format="png" if kind == "image" else "wav", size=3, sha256="ab"
+        )
+        outcome = ingest.admit(sub, None, burst=2, per_s=1)
+        assert emitted(outcome.effects) == [(topic, "acme:u1")]
+        assert outcome.result.content_hash == "ab" and outcome.result.text == ""
+        assert outcome.result.event.content == "sha256:ab"  # the bytes stay in the store
 
 
 # --- decide -------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ async def test_a_dead_lettered_item_reports_failed_instead_of_pending_forever(ru
 
     outcome = await eventually(failed, timeout=30)
     assert outcome["status"] == "failed" and outcome["stage"] == "ingest"
-    assert "no stage processes 'image'" in outcome["error"]
+    assert "'image' item without stored media" in outcome["error"]
     rows = await pool.fetch("SELECT tenant_id, stage FROM dead_letters WHERE content_id = $1", cid)
     assert [tuple(r) for r in rows] == [("acme", "ingest")]
 

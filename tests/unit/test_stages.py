@@ -91,7 +91,7 @@ async def test_ingest_dead_letters_poison_and_goes_on(stack, sent):
     assert topics_of(sent) == ["gova.deadletter", "gova.deadletter", "content.text"]
     poison, refused = (DeadLetter.model_validate_json(s[2]) for s in sent[:2])
     assert poison.stage == "ingest" and "ValidationError" in poison.error
-    assert "no stage processes 'image'" in refused.error
+    assert "'image' item without stored media" in refused.error
 
 
 # --- text classification --------------------------------------------------------------

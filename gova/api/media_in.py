@@ -1,0 +1,121 @@
+"""Image and audio items on the way in: the modality's extra, base64, what the bytes are,
+the limits, and the content store.
+
+Every check happens before the item is accepted, so a caller learns what is wrong from the
+answer (413 for a limit, 422 otherwise, the field and the limit named) and no worker ever
+meets a file it cannot decode. The bytes are stored once (per tenant and sha256) and the
+item goes on with a reference in place of its content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+import time
+from functools import cache
+
+from fastapi import HTTPException, status
+
+from gova.api.state import ApiState
+from gova.media.inspect import MediaError, inspect, missing_extra
+from gova.models.text import deployment_thresholds
+from gova.schemas import ContentEvent, Policy
+from gova.schemas.media import Media
+
+MEDIA_TYPES = ("image", "audio")
+# A data: URL is taken as its base64 payload (`data:image/png;base64,...`).
+_DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+(?:;[\w=.+-]+)*;base64,", re.ASCII)
+# Decoding is CPU and memory: at most this many files are inspected at once per process.
+_INSPECTING = 2
+
+
+@cache
+def _semaphore() -> asyncio.Semaphore:
+    return asyncio.Semaphore(_INSPECTING)
+
+
+def modalities() -> set[str]:
+    """The content types this deployment processes: text, and each media type whose extra
+    is installed."""
+    return {"text", *(kind for kind in MEDIA_TYPES if missing_extra(kind) is None)}
+
+
+def check_enabled(kind: str, where: str) -> None:
+    if kind in MEDIA_TYPES and (why := missing_extra(kind)):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{where}.contentType: {why}")
+
+
+def _limit(kind: str, state: ApiState) -> tuple[int, str]:
+    s = state.settings
+    if kind == "image":
+        return s.image_max_bytes, "GOVA_IMAGE_MAX_BYTES"
+    return s.audio_max_bytes, "GOVA_AUDIO_MAX_BYTES"
+
+
+def decode_base64(kind: str, content: str, state: ApiState, where: str) -> bytes:
+    """The file's bytes; over the byte limit is refused before decoding."""
+    payload = _DATA_URL.sub("", content, count=1)
+    limit, name = _limit(kind, state)
+    if len(payload) * 3 // 4 - 2 > limit:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{where}.content: {kind} is over {len(payload) * 3 // 4 - 2:,} bytes, over the "
+            f"limit {name}={limit:,}",
+        )
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"{where}.content: {kind} content must be base64 (standard alphabet, padded) or a "
+            "data: URL with ;base64",
+        ) from None
+
+
+async def inspected(kind: str, data: bytes, state: ApiState, where: str) -> Media:
+    async with _semaphore():
+        try:
+            return await asyncio.to_thread(inspect, kind, data, state.settings)
+        except MediaError as exc:
+            raise HTTPException(exc.status, f"{where}.content: {exc}") from None
+
+
+async def accept(
+    state: ApiState, tenant_id: str, events: list[ContentEvent], where: str = "body"
+) -> dict[str, Media]:
+    """Check and store every image and audio item of `events`; their media by item id.
+    Nothing is stored unless every item passes (one bad file refuses the request)."""
+    found: dict[str, tuple[Media, bytes]] = {}
+    many = len(events) > 1
+    for event in events:
+        if event.content_type not in MEDIA_TYPES:
+            continue
+        at = f"{where}.items[id={event.id}]" if many else where
+        check_enabled(event.content_type, at)
+        data = decode_base64(event.content_type, event.content, state, at)
+        found[event.id] = (await inspected(event.content_type, data, state, at), data)
+    expires = time.time() + state.settings.media_retention_s
+    for media, data in found.values():
+        await state.storage.media.put(
+            tenant_id, media.sha256, media.kind, media.format, data, expires
+        )
+    return {cid: media for cid, (media, _) in found.items()}
+
+
+def referenced(event: ContentEvent, media: Media | None) -> ContentEvent:
+    """The event as it travels: a media item's content is its reference, not its bytes."""
+    if media is None:
+        return event
+    return event.model_copy(update={"content": f"sha256:{media.sha256}"})
+
+
+def policy_for(event: ContentEvent, policy: Policy, tenant_policy: Policy, state: ApiState):
+    """An image's policy: the image model's thresholds (the tenant's own win) and no LLM
+    review (the reviewer reads text). Audio is judged on its transcript, as text."""
+    if event.content_type != "image":
+        return policy
+    s = state.settings
+    merged = tenant_policy.merged_over({**deployment_thresholds(s), **s.image_thresholds})
+    return merged.model_copy(update={"review_band": None})

@@ -1,0 +1,131 @@
+"""content.image → hash, bank match, near-duplicate look-up, batched classification →
+content.scored.
+
+For each image (its bytes read from the content store by reference): the first frame's PDQ
+hash; a match in the tenant's hash bank scores the bank's category 1.0 and skips the model;
+else the same bytes seen within the cache TTL, or a near-duplicate (PDQ distance within
+GOVA_PDQ_MATCH_DISTANCE) of an image of the same tenant scored before, reuse those scores;
+only the rest reach the model, together in one batch (the first frame and a sample of an
+animation's frames, each category's score the highest over them). Every look-up is scoped to
+the item's tenant. An image that cannot be read is dead-lettered alone, the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from gova import cache
+from gova.media.inspect import image_frames
+from gova.models.image import pdq
+from gova.schemas import Item
+from gova.streams import CONTENT_IMAGE, CONTENT_SCORED
+from gova.worker.app import app, settings
+from gova.worker.media_resources import image_model, read_media
+from gova.worker.resources import resources
+from gova.worker.stages.plumbing import dead_letter, emit, parse_batch, with_storage
+from gova.worker.topics import topics
+
+
+async def _read(item: Item) -> tuple[list, str, int]:
+    """The item's sampled frames and the first frame's PDQ hash and quality."""
+    data = await read_media(item)
+    assert item.media is not None
+    frames = await asyncio.to_thread(image_frames, data, item.media.format, settings)
+    digest, quality = await asyncio.to_thread(pdq, frames[0])
+    return frames, digest, quality
+
+
+def _with(item: Item, **media) -> Item:
+    assert item.media is not None
+    return item.model_copy(update={"media": item.media.model_copy(update=media)})
+
+
+async def score_images(items: list[Item]) -> list[Item | Exception]:
+    """Each item scored, or the exception that stopped it (one per item, in order)."""
+    model = await image_model.get()
+    redis = resources.redis()
+    out: list[Item | Exception] = []
+    to_classify: list[tuple[int, list]] = []
+    cache_keys = [f"{i.tenant_id}:{i.content_hash}" for i in items]
+    hits = await cache.cached_scores(redis, model.name, cache_keys)
+    for n, (item, hit) in enumerate(zip(items, hits, strict=True)):
+        try:
+            frames, digest, quality = await _read(item)
+        except Exception as exc:
+            out.append(exc)
+            continue
+        item = _with(item, pdq=digest, pdq_quality=quality)
+        # Images carry no text for the reviewer: their policy reviews nothing.
+        item.policy = item.policy.model_copy(update={"review_band": None})
+        item.model = model.name
+        banked = await with_storage(
+            lambda s, i=item, d=digest: s.media.bank_match(
+                i.tenant_id, d, settings.pdq_match_distance
+            )
+        )
+        if banked is not None:
+            entry, distance = banked
+            from gova.schemas.media import HashMatch
+
+            item = _with(
+                item,
+                match=HashMatch(
+                    entry_id=entry.id, label=entry.label, category=entry.category, distance=distance
+                ),
+            )
+            item.scores, item.model = {entry.category: 1.0}, "hash-bank:pdq"
+        elif hit is not None:
+            item.scores, item.cached = hit, True
+        else:
+            near = await with_storage(
+                lambda s, i=item, d=digest: s.media.seen_near(
+                    i.tenant_id, d, model.name, settings.pdq_match_distance
+                )
+            )
+            if near is not None and near[0] != item.event.id:
+                item = _with(item, near_duplicate_of=near[0])
+                item.scores, item.cached = near[1], True
+            else:
+                to_classify.append((n, frames))
+        out.append(item)
+    if to_classify:
+        flat = [frame for _, frames in to_classify for frame in frames]
+        scores = await asyncio.to_thread(model.classify, flat)
+        at, remember, fresh = 0, [], []
+        for n, frames in to_classify:
+            per_frame = scores[at : at + len(frames)]
+            at += len(frames)
+            item = out[n]
+            assert isinstance(item, Item) and item.media is not None
+            item.scores = {c: max(s[c] for s in per_frame) for c in model.categories}
+            remember.append((item.tenant_id, item.event.id, item.media.pdq, item.scores))
+            fresh.append((cache_keys[n], item.scores))
+        by_tenant: dict[str, list] = {}
+        for tenant, cid, digest, s in remember:
+            by_tenant.setdefault(tenant, []).append((cid, digest, model.name, s))
+        for tenant, rows in by_tenant.items():
+            await with_storage(lambda st, t=tenant, r=rows: st.media.remember(t, r))
+        await cache.cache_scores(redis, model.name, fresh, settings.score_cache_ttl_s)
+    return out
+
+
+@app.agent(topics[CONTENT_IMAGE.name])
+async def classify_images(stream):
+    async for events in stream.take_events(
+        settings.image_batch_size, within=settings.image_batch_within_s
+    ):
+        parsed, dead = await parse_batch(events, "classify_image", Item)
+        for letter in dead:
+            yield letter
+        if not parsed:
+            continue
+        try:
+            outcomes = await score_images([item for _, item in parsed])
+        except Exception as exc:
+            outcomes = [exc] * len(parsed)
+        for (event, _), outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                yield await dead_letter("classify_image", event, outcome)
+            else:
+                await emit(CONTENT_SCORED, outcome.key, outcome)
+                yield outcome
