@@ -124,8 +124,8 @@ def black_hole(port: int):
         hole.close()  # resets the connections nobody accepted, unread
 
 
-async def where_sent(bootstrap: str, topic: str, action_id: str) -> list[tuple[int, int]]:
-    """(partition, offset) of every record on `topic` that carries `action_id`."""
+async def records_of(bootstrap: str, topic: str, action_id: str) -> list:
+    """Every record on `topic` that carries `action_id`, oldest first per partition."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -137,19 +137,38 @@ async def where_sent(bootstrap: str, topic: str, action_id: str) -> list[tuple[i
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        found: list[tuple[int, int]] = []
+        found: list = []
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
-            for tp, records in batch.items():
-                found += [
-                    (tp.partition, r.offset) for r in records if action_id.encode() in r.value
-                ]
+            for records in batch.values():
+                found += [r for r in records if action_id.encode() in r.value]
             if found and not batch:
                 break
         return found
     finally:
         await consumer.stop()
+
+
+async def where_sent(bootstrap: str, topic: str, action_id: str) -> list[tuple[int, int]]:
+    """(partition, offset) of every record on `topic` that carries `action_id`."""
+    return [(r.partition, r.offset) for r in await records_of(bootstrap, topic, action_id)]
+
+
+async def replay(bootstrap: str, topic: str, action_id: str) -> int:
+    """Send every record that carried `action_id` once more, byte for byte, to its partition:
+    what a broker redelivers after a worker died before committing. How many were sent."""
+    from aiokafka import AIOKafkaProducer
+
+    records = await records_of(bootstrap, topic, action_id)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for r in records:
+            await producer.send_and_wait(topic, r.value, key=r.key, partition=r.partition)
+    finally:
+        await producer.stop()
+    return len(records)
 
 
 async def committed(bootstrap: str, group: str, topic: str, partition: int) -> int | None:
@@ -216,6 +235,14 @@ async def test_a_worker_killed_between_claim_and_call_acts_exactly_once(
     later = snowflake()
     await offend(api, later, "kick", text=f"{TOXIC} again")
     await one_action(api, later, "EXECUTED")
+
+    # Every event of it delivered once more, now that it is done (as after a worker died
+    # between settling and committing): the claim refuses them all.
+    assert await replay(broker, topic, claimed["id"]) >= 2  # the planner's and the sweeper's
+    last = snowflake()
+    await offend(api, last, "kick", text=f"{TOXIC} and again")
+    await one_action(api, last, "EXECUTED")
+    done = (await api.get(f"/api/v1/actions/{claimed['id']}")).json()
 
     calls = [r for r in discord.requests if r.path == member]
     assert [(r.method, r.route, r.status) for r in calls] == [("DELETE", "remove_member", 204)]
