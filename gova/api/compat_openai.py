@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gova.api import text_scoring
+from gova.api import image_scoring, media_in, text_scoring
 from gova.api.auth import Tenant, current_tenant
 from gova.api.body_limit import BodyLimitedRoute
 from gova.api.errors import AUTHENTICATED, WITH_BODY, OpenAIError, responses
@@ -39,7 +39,12 @@ from gova.models.text import OPENAI_CATEGORIES
 from gova.storage import UNAVAILABLE
 
 MAX_INPUTS = 100
-IMAGES_UNSUPPORTED = "images are not supported by this endpoint yet"
+ONLY_DATA_URLS = (
+    "image_url.url must be a data: URL with base64 content (data:image/png;base64,...): "
+    "this server fetches no URLs"
+)
+# Where an image part's scores go in OpenAI's taxonomy (the image model's categories).
+IMAGE_CATEGORIES = ("sexual", "violence/graphic")
 
 
 Render = Callable[[int, str, str | None, Mapping[str, str] | None], JSONResponse]
@@ -127,13 +132,32 @@ class TextPart(BaseModel):
     )
 
 
+class ImageURL(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    url: str = Field(
+        pattern=r"^data:image/[A-Za-z0-9.+-]+;base64,",
+        description="a data: URL (base64): the server fetches no URLs",
+    )
+
+
+class ImagePart(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+Part = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
 class ModerationRequest(BaseModel):
     # JSON types as declared: lax pydantic would also read 0 as false or "5" as 5.
     model_config = ConfigDict(strict=True)
 
-    input: Text | Texts | list[TextPart] = Field(
-        description="a text, a list of texts (one result each), or one input as typed parts "
-        "(text parts only: image parts are refused)"
+    input: Text | Texts | list[Part] = Field(
+        description="a text, a list of texts (one result each), or one input as typed parts: "
+        "text, and images as data: URLs (sexual and violence/graphic scored by the image model)"
     )
     model: str | None = Field(None, description="accepted and echoed; Gova's model answers")
 
@@ -144,8 +168,8 @@ class ModerationRequest(BaseModel):
         try:
             return handler(value)
         except ValidationError as exc:
-            if isinstance(value, list) and any(_is_image(p) for p in value):
-                raise PydanticCustomError("images_unsupported", IMAGES_UNSUPPORTED) from exc
+            if isinstance(value, list) and any(_is_remote_image(p) for p in value):
+                raise PydanticCustomError("image_url", ONLY_DATA_URLS) from exc
             raise PydanticCustomError(
                 "input_form",
                 "must be a string, a list of strings, or a list of typed parts "
@@ -153,8 +177,37 @@ class ModerationRequest(BaseModel):
             ) from exc
 
 
-def _is_image(part: Any) -> bool:
-    return isinstance(part, dict) and part.get("type") == "image_url"
+def _is_remote_image(part: Any) -> bool:
+    if not isinstance(part, dict) or part.get("type") != "image_url":
+        return False
+    url = part.get("image_url", {}).get("url") if isinstance(part.get("image_url"), dict) else None
+    return not (isinstance(url, str) and url.startswith("data:"))
+
+
+async def _with_images(
+    body: ModerationRequest, results: list[dict], policy, state: ApiState, tenant_id: str
+) -> list[dict]:
+    """A parts input's result with its images' scores: each image category's score is the
+    highest of the text's and the images', and `category_applied_input_types` says which."""
+    if not isinstance(body.input, list) or not results:
+        return results
+    urls = [p.image_url.url for p in body.input if isinstance(p, ImagePart)]
+    if not urls:
+        return results
+    await charge(state, tenant_id, len(urls))
+    scored = await image_scoring.score_data_urls(urls, state, "input")
+    result = results[0]
+    has_text = any(isinstance(p, TextPart) for p in body.input)
+    for c in IMAGE_CATEGORIES:
+        image = max(s[c] for s in scored)
+        result["category_scores"][c] = max(float(result["category_scores"].get(c, 0.0)), image)
+        limit = policy.thresholds.get(c)
+        result["categories"][c] = result["categories"].get(c, False) or (
+            limit is not None and image >= limit
+        )
+        result["category_applied_input_types"][c] = [*(["text"] if has_text else []), "image"]
+    result["flagged"] = any(result["categories"].values())
+    return results
 
 
 def _texts(body: ModerationRequest, max_chars: int) -> list[str]:
@@ -165,7 +218,7 @@ def _texts(body: ModerationRequest, max_chars: int) -> list[str]:
     elif per_item:
         texts = list(body.input)
     else:
-        texts = ["\n".join(p.text for p in body.input)]
+        texts = ["\n".join(p.text for p in body.input if isinstance(p, TextPart))]
     if len(texts) > MAX_INPUTS:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY, f"input: at most {MAX_INPUTS} inputs per request"
@@ -203,6 +256,9 @@ async def moderations(
                 "category_applied_input_types": {c: ["text"] for c in OPENAI_CATEGORIES},
             }
         )
+    if isinstance(body.input, list) and any(isinstance(p, ImagePart) for p in body.input):
+        image_policy = media_in.policy_for_images(tenant.policy, state)
+        results = await _with_images(body, results, image_policy, state, tenant.id)
     return {
         "id": f"modr-{uuid.uuid4().hex}",
         "model": body.model or f"gova-text-{model.name}",

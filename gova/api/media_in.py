@@ -116,6 +116,10 @@ def policy_for(event: ContentEvent, policy: Policy, tenant_policy: Policy, state
     review (the reviewer reads text). Audio is judged on its transcript, as text."""
     if event.content_type != "image":
         return policy
+    return policy_for_images(tenant_policy, state)
+
+
+def policy_for_images(tenant_policy: Policy, state: ApiState) -> Policy:
     s = state.settings
     merged = tenant_policy.merged_over({**deployment_thresholds(s), **s.image_thresholds})
     return merged.model_copy(update={"review_band": None})

@@ -125,7 +125,7 @@ async def test_openai_client_string_list_and_parts(running, acme):
                     {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
                 ]
             )
-        assert "images are not supported by this endpoint yet" in refused.value.message
+        assert "must be a data: URL" in refused.value.message  # no URL is fetched
 
 
 async def test_openai_flags_follow_each_tenants_policy(running, pool):
@@ -340,10 +340,15 @@ async def test_perspective_errors(running, acme):
 
 async def test_unreadable_and_oversized_bodies_get_each_apis_envelope(running, acme, settings):
     too_big = b"x" * (settings.max_body_bytes + 1)
+    # /v1/moderations takes images as data: URLs: its limit is the media one.
+    too_big_media = b"x" * (settings.media_body_bytes + 1)
     json_type = {"content-type": "application/json"}
     async with client_for(running, acme["key"]) as api:
-        for body, code in ((b"\x17\xff", 400), (too_big, 413)):
-            r = await api.post("/v1/moderations", content=body, headers=json_type)
+        for body, media_body, code in (
+            (b"\x17\xff", b"\x17\xff", 400),
+            (too_big, too_big_media, 413),
+        ):
+            r = await api.post("/v1/moderations", content=media_body, headers=json_type)
             assert r.status_code == code and set(r.json()["error"]) == OPENAI_ERROR_KEYS, r.text
             assert r.json()["error"]["type"] == "invalid_request_error"
             r = await api.post(ANALYZE, content=body, headers=json_type)

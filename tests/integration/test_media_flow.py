@@ -3,6 +3,8 @@ audio stages in the real worker, the hash bank, and tenants kept apart."""
 
 from __future__ import annotations
 
+import pytest
+
 from gova.models.image import pdq
 from tests.fakes.media import b64, encoded, picture, speech
 from tests.integration.conftest import client_for, eventually, new_id
@@ -140,3 +142,29 @@ async def test_spoken_insult_acts_and_a_neutral_sentence_does_not(running, api):
     )
     assert neutral["decision"] == "allow" and neutral["flagged"] == []
     assert neutral["media"]["offending_segment"] is None
+
+
+async def test_openai_moderations_scores_image_parts_given_as_data_urls(running, api):
+    import openai
+    from openai import AsyncOpenAI
+
+    url = f"data:image/png;base64,{b64(encoded(picture(seed=31), 'PNG'))}"
+    key = api.headers["Authorization"].removeprefix("Bearer ")
+    async with AsyncOpenAI(base_url=f"{running.api_url}/v1", api_key=key, max_retries=0) as client:
+        answer = await client.moderations.create(
+            input=[
+                {"type": "text", "text": "look at this"},
+                {"type": "image_url", "image_url": {"url": url}},
+            ]
+        )
+        [result] = answer.results
+        applied = result.category_applied_input_types.model_dump(by_alias=True)
+        assert applied["sexual"] == ["text", "image"] and applied["violence"] == ["text"]
+        scores = result.category_scores.model_dump(by_alias=True)
+        assert 0.0 <= scores["sexual"] < 0.5 and result.flagged is False
+        with pytest.raises(openai.UnprocessableEntityError) as refused:
+            await client.moderations.create(
+                input=[{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
+            )
+        assert "input.image_url.url" in refused.value.message
+        assert "not a recognised image" in refused.value.message

@@ -41,11 +41,11 @@ CONFIG = textwrap.dedent(
     [checks.positive_data_acceptance]
     expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "413", "429", "5xx"]
 
-    # Image and audio content is base64 of a real file: no JSON Schema keyword can say "a
-    # PNG that decodes", so a schema-valid image or audio item may be refused 422 (the
-    # message names what is wrong with the file).
+    # Image and audio content is base64 of a real file (an item's content, a hash-bank
+    # image, an OpenAI image part's data: URL): no JSON Schema keyword can say "a PNG that
+    # decodes", so a schema-valid one may be refused 422 (the message names what is wrong).
     [[operations]]
-    include-path-regex = "^/api/v1/(moderate|hash-bank)"
+    include-path-regex = "^/(api/v1/(moderate|hash-bank)|v1/moderations)"
     checks.positive_data_acceptance.expected-statuses = [
         "2xx", "3xx", "401", "403", "404", "409", "413", "422", "429", "5xx"]
     """
