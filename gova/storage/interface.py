@@ -155,6 +155,10 @@ class Actions(Protocol):
         """Move the action to `entry.status` if its status is one of `leaving`; None if it
         is not (or no such action). `claim` marks the time an executor took it."""
 
+    async def renew(self, tenant_id: str, action_id: str) -> bool:
+        """An executor still at work: its claim's time becomes now (the lease starts again);
+        False when the action is no longer EXECUTING."""
+
     async def overdue(
         self, status: ActionStatus, older_than: float, *, claimed: bool = False
     ) -> list[ActionEvent]:

@@ -537,6 +537,15 @@ class PgActions:
             await conn.execute(_AUDIT, *_audit_rows(action, entry))
         return action
 
+    async def renew(self, tenant_id: str, action_id: str) -> bool:
+        done = await self.pool.execute(
+            "UPDATE actions SET claimed_at = clock_timestamp()"
+            " WHERE tenant_id = $1 AND id = $2 AND status = 'EXECUTING'",
+            tenant_id,
+            action_id,
+        )
+        return done == "UPDATE 1"
+
     async def overdue(
         self, status: ActionStatus, older_than: float, *, claimed: bool = False
     ) -> list[ActionEvent]:

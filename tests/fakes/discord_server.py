@@ -14,6 +14,7 @@ test that only sends that header need not wait a full second.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -105,7 +106,7 @@ class FakeDiscord(ServedFake):
     """Serves the routes above on 127.0.0.1 from a background thread.
 
     Use as `with FakeDiscord(token="t") as fake:`; point the executor at `base_url`. Script
-    answers with `rate_limit`, `server_error`, `refuse` and `exhaust_bucket`; read what came
+    answers with `rate_limit`, `server_error`, `refuse`, `exhaust_bucket` and `slow`; read what came
     in from `requests`, the messages created from `messages`; `reset()` between tests.
     """
 
@@ -120,6 +121,7 @@ class FakeDiscord(ServedFake):
         #: Requests that arrived on a bucket the fake had declared spent (answered 429).
         self.violations: list[Recorded] = []
         self._script: deque[Scripted] = deque()
+        self._delays: deque[float] = deque()
         self._exhaust_after: float | None = None
         self._closed: dict[tuple[str, str], float] = {}
         self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
@@ -140,6 +142,7 @@ class FakeDiscord(ServedFake):
             self.messages.clear()
             self.violations.clear()
             self._script.clear()
+            self._delays.clear()
             self._exhaust_after = None
             self._closed.clear()
             self._nonces.clear()
@@ -193,6 +196,12 @@ class FakeDiscord(ServedFake):
         listed in `violations`, as Discord would."""
         self._exhaust_after = reset_after
 
+    def slow(self, seconds: float, *, times: int = 1) -> None:
+        """Answer the next `times` requests only after `seconds` (they are recorded at once,
+        then answered as usual): Discord taking its time."""
+        with self._lock:
+            self._delays.extend([seconds] * times)
+
     def _push(self, times: int, answer: Scripted) -> None:
         with self._lock:
             self._script.extend([answer] * times)
@@ -230,6 +239,9 @@ class FakeDiscord(ServedFake):
             )
             with self._lock:
                 self.requests.append(record)
+                delay = self._delays.popleft() if self._delays else 0.0
+            if delay:
+                await asyncio.sleep(delay)
             response = self._answer(record, body)
             record.status = response.status_code
             return response

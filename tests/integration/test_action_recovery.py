@@ -261,6 +261,36 @@ async def test_a_worker_killed_between_claim_and_call_acts_exactly_once(
     assert await audit_trail(pool, tenant_api["id"], claimed["id"]) == history
 
 
+async def test_a_slow_answer_from_discord_is_not_taken_for_a_dead_executor(
+    recovering, tenant_api, discord, pool
+):
+    """Discord answering after the lease (8 s against 5 s, within the client's 10 s timeout):
+    the executor still holds its claim, so the sweeper hands nothing back and the action is
+    carried out, and recorded, once."""
+    api, author = tenant_api["api"], snowflake()
+    kick = [{"strikes": 1, "actions": [{"type": "KICK"}]}]
+    await discord_moderator(recovering, api, tenant_api["id"], "slow", ladder=kick)
+    discord.slow(8.0)
+    await offend(api, author, "slow")
+    done = await settled(api, (await one_action(api, author, "EXECUTING"))["id"], timeout=60)
+    later = snowflake()  # the same partition, after it: anything handed back is behind us
+    await offend(api, later, "slow", text=f"{TOXIC} later")
+    await one_action(api, later, "EXECUTED")
+
+    member = f"/api/v10/guilds/{GUILD}/members/{author}"
+    assert [r.route for r in discord.requests if r.path == member] == ["remove_member"]
+    done = (await api.get(f"/api/v1/actions/{done['id']}")).json()
+    history = [(h["status"], h["by"]) for h in done["history"]]
+    assert history == [
+        ("PROPOSED", "classifier"),
+        ("APPROVED", "planner"),
+        ("EXECUTING", "executor"),
+        ("EXECUTED", "executor"),
+    ]
+    assert done["history"][-1]["at"] - done["history"][-2]["at"] >= 8.0  # it did wait
+    assert await audit_trail(pool, tenant_api["id"], done["id"]) == history
+
+
 async def test_moderator_configs_survive_a_worker_restart(recovering, tenant_api, discord):
     api, tenant_id = tenant_api["api"], tenant_api["id"]
     # "kept": started, then updated to reply instead of the default ladder's DELETE.

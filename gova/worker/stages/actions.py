@@ -3,12 +3,15 @@ ones to actions.execute → the executor (Discord or a webhook) → EXECUTED or 
 
 Both streams are keyed `tenant:moderator`, like the moderator table they read. The executor
 claims an action with a conditional status update (APPROVED → EXECUTING) before calling out,
-so a redelivered or re-approved action never runs twice; a sweeper (on the leader) expires
-actions nobody approved in time and hands back those whose executor died mid-call.
+so a redelivered or re-approved action never runs twice, and renews the claim while the call
+lasts; a sweeper (on the leader) expires actions nobody approved in time and hands back those
+whose executor died mid-call (a claim not renewed within GOVA_ACTION_LEASE_S).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 
@@ -58,6 +61,28 @@ def _settled(result: ExecutionResult) -> HistoryEntry:
     )
 
 
+async def _renew(action: ActionEvent) -> None:
+    every = settings.action_lease_s / 3
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await with_storage(lambda s: s.actions.renew(action.tenant_id, action.id))
+        except Exception:  # a missed renewal shortens the lease; it fails no action
+            log.exception("actions: could not renew the claim on %s", action.id)
+
+
+@contextlib.asynccontextmanager
+async def _claim_held(action: ActionEvent):
+    """Renew the claim while the executor works: a platform slower than the lease (Discord's
+    429 waits and retries can be) must not look like a dead executor, whose claim the
+    sweeper hands back for a second run."""
+    renewing = asyncio.create_task(_renew(action))
+    try:
+        yield
+    finally:
+        renewing.cancel()
+
+
 async def execute(action: ActionEvent) -> ActionEvent | None:
     """Claim, run and settle one approved action; None when another run already has it."""
     taking = HistoryEntry(status="EXECUTING", at=time.time(), by="executor")
@@ -75,9 +100,10 @@ async def execute(action: ActionEvent) -> ActionEvent | None:
         storage = await resources.storage()
         secret = await _secret(storage, claimed, config.platform)
         verdict = await storage.verdicts.get(claimed.tenant_id, claimed.content_id)
-        result = await resources.executor(config.platform).execute(
-            claimed, ExecutionContext(config=config, secret=secret, verdict=verdict)
-        )
+        async with _claim_held(claimed):
+            result = await resources.executor(config.platform).execute(
+                claimed, ExecutionContext(config=config, secret=secret, verdict=verdict)
+            )
         entry = _settled(result)
     except (ValueError, secrets.SecretsUnavailable) as exc:
         entry = HistoryEntry(status="FAILED", at=time.time(), by="executor", error=str(exc))
