@@ -67,14 +67,15 @@ def calls_for(discord, action: dict) -> list:
     if kind in ("REPLY", "WARN"):
         nonce = nonce_for(ActionEvent.model_validate(action))
         return [r for r in discord.requests if (r.json or {}).get("nonce") == nonce]
-    path = {
-        "DELETE": f"/channels/{target['channel_id']}/messages/{target['message_id']}",
-        "TIMEOUT": f"/guilds/{GUILD}/members/{author}",
-        "KICK": f"/guilds/{GUILD}/members/{author}",
-        "BAN": f"/guilds/{GUILD}/bans/{author}",
+    route, path = {
+        "DELETE": (
+            "delete_message",
+            f"/channels/{target['channel_id']}/messages/{target['message_id']}",
+        ),
+        "TIMEOUT": ("modify_member", f"/guilds/{GUILD}/members/{author}"),
+        "KICK": ("remove_member", f"/guilds/{GUILD}/members/{author}"),
+        "BAN": ("create_ban", f"/guilds/{GUILD}/bans/{author}"),
     }[kind]
-    route = {"DELETE": "delete_message", "TIMEOUT": "modify_member"}.get(kind)
-    route = route or {"KICK": "remove_member", "BAN": "create_ban"}[kind]
     return [r for r in discord.requests if r.path == f"/api/v10{path}" and r.route == route]
 
 
