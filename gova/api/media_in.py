@@ -14,6 +14,7 @@ import base64
 import binascii
 import re
 import time
+from dataclasses import dataclass, field
 from functools import cache
 
 from fastapi import HTTPException, status
@@ -82,33 +83,76 @@ async def inspected(kind: str, data: bytes, state: ApiState, where: str) -> Medi
             raise HTTPException(exc.status, f"{where}.content: {exc}") from None
 
 
+@dataclass
+class Accepted:
+    """An item's stored files: its content's (an image or audio item) and its attachments'."""
+
+    media: Media | None = None
+    attachments: list[Media] = field(default_factory=list)
+
+
 async def accept(
     state: ApiState, tenant_id: str, events: list[ContentEvent], where: str = "body"
-) -> dict[str, Media]:
-    """Check and store every image and audio item of `events`; their media by item id.
-    Nothing is stored unless every item passes (one bad file refuses the request)."""
-    found: dict[str, tuple[Media, bytes]] = {}
+) -> dict[str, Accepted]:
+    """Check and store every image and audio file of `events` (items and attachments); what
+    was stored, by item id. Nothing is stored unless every file passes (one bad file refuses
+    the request)."""
+    found: dict[str, Accepted] = {}
+    files: list[tuple[Media, bytes]] = []
     many = len(events) > 1
+
+    async def one(kind: str, content: str, at: str) -> Media:
+        check_enabled(kind, at)
+        data = decode_base64(kind, content, state, at)
+        media = await inspected(kind, data, state, at)
+        files.append((media, data))
+        return media
+
     for event in events:
-        if event.content_type not in MEDIA_TYPES:
-            continue
         at = f"{where}.items[id={event.id}]" if many else where
-        check_enabled(event.content_type, at)
-        data = decode_base64(event.content_type, event.content, state, at)
-        found[event.id] = (await inspected(event.content_type, data, state, at), data)
+        accepted = Accepted()
+        if event.content_type in MEDIA_TYPES:
+            accepted.media = await one(event.content_type, event.content, at)
+        for n, attachment in enumerate(event.attachments):
+            where_n = f"{at}.attachments.{n}"
+            accepted.attachments.append(
+                await one(attachment.content_type, attachment.content, where_n)
+            )
+        if accepted.media or accepted.attachments:
+            found[event.id] = accepted
     expires = time.time() + state.settings.media_retention_s
-    for media, data in found.values():
+    for media, data in files:
         await state.storage.media.put(
             tenant_id, media.sha256, media.kind, media.format, data, expires
         )
-    return {cid: media for cid, (media, _) in found.items()}
+    return found
 
 
-def referenced(event: ContentEvent, media: Media | None) -> ContentEvent:
-    """The event as it travels: a media item's content is its reference, not its bytes."""
-    if media is None:
+def referenced(event: ContentEvent, accepted: Accepted | None) -> ContentEvent:
+    """The event as it travels: a file's content is its reference, never its bytes."""
+    if accepted is None:
         return event
-    return event.model_copy(update={"content": f"sha256:{media.sha256}"})
+    update: dict = {}
+    if accepted.media is not None:
+        update["content"] = f"sha256:{accepted.media.sha256}"
+    if accepted.attachments:
+        update["attachments"] = [
+            a.model_copy(update={"content": f"sha256:{m.sha256}"})
+            for a, m in zip(event.attachments, accepted.attachments, strict=True)
+        ]
+    return event.model_copy(update=update)
+
+
+def media_fields(accepted: Accepted | None, tenant_policy: Policy, state: ApiState) -> dict:
+    """The Submission's media fields: the files' references, and the policy images use."""
+    if accepted is None:
+        return {}
+    images = [m for m in [accepted.media, *accepted.attachments] if m and m.kind == "image"]
+    return {
+        "media": accepted.media,
+        "attachments": accepted.attachments,
+        "image_policy": policy_for_images(tenant_policy, state) if images else None,
+    }
 
 
 def policy_for(event: ContentEvent, policy: Policy, tenant_policy: Policy, state: ApiState):

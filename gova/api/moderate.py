@@ -73,14 +73,14 @@ def _check(event: ContentEvent, state: ApiState, where: str = "body") -> None:
 
 async def submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) -> None:
     # Image and audio: checked, stored once, and passed on by reference (413/422 if not).
-    media = await media_in.accept(state, tenant.id, events)
+    accepted = await media_in.accept(state, tenant.id, events)
     now = time.time()
     policy = effective(tenant.policy, state)
     review_all = policy.model_copy(update={"review_band": (0.0, 1.0)})
     subs = [
         Submission(
             tenant_id=tenant.id,
-            event=media_in.referenced(e, media.get(e.id)),
+            event=media_in.referenced(e, accepted.get(e.id)),
             received_at=now,
             policy=media_in.policy_for(
                 e,
@@ -88,7 +88,7 @@ async def submit(state: ApiState, tenant: Tenant, events: list[ContentEvent]) ->
                 tenant.policy,
                 state,
             ),
-            media=media.get(e.id),
+            **media_in.media_fields(accepted.get(e.id), tenant.policy, state),
         )
         for e in events
     ]

@@ -58,13 +58,20 @@ def decide(
     if item.scores is None:
         raise ValueError("item reached decide without scores")
     window = {"half_life_s": half_life_s, "strike_window_s": strike_window_s}
-    if needs_review(item.policy, item.scores):
+    if item.part_results is not None:  # a joined multi-part item: each part by its policy
+        hits = sorted({c for r in item.part_results for c in r.flagged})
+        severity = max((r.scores[c] for r in item.part_results for c in r.flagged), default=0.0)
+        text = next((r.scores for r in item.part_results if r.part == 0), {})
+        review = not hits and item.event.content_type != "image" and needs_review(item.policy, text)
+    else:
+        hits = flagged(item.policy, item.scores)
+        severity = flagged_severity(item.policy, item.scores)
+        review = needs_review(item.policy, item.scores)
+    if review:
         # The reviewer sees the author as they were; its outcome comes back as a severity.
         author, put = add_severity(state, item.key, item.received_at, 0.0, **window)
         item = item.model_copy(update={"behaviour": author})
         return Outcome(item, [put, Emit(CONTENT_REVIEW, item.review_key, item)])
-    hits = flagged(item.policy, item.scores)
-    severity = flagged_severity(item.policy, item.scores)
     author, put = add_severity(state, item.key, item.received_at, severity, **window)
     verdict = verdicts.verdict(item, verdicts.decision_for(hits), behaviour=author, flagged=hits)
     return Outcome(verdict, [put, *_acted(verdict, item, author.recent_strikes)])

@@ -39,7 +39,15 @@ class Store:
     records: list
 
 
-Effect = Emit | Put | Store
+@dataclass(frozen=True)
+class Delete:
+    """Remove `table[key]` from a changelog table (a tombstone in its changelog)."""
+
+    table: str
+    key: str
+
+
+Effect = Emit | Put | Store | Delete
 
 
 @dataclass

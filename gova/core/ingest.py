@@ -41,6 +41,24 @@ def admit(sub: Submission, bucket: Bucket | None, *, burst: float, per_s: float)
     if not allowed:
         limited: Verdict = verdicts.verdict(sub, "rate_limited")
         return Outcome(limited, [spend, Emit(MODERATION_RESULTS, sub.key, limited)])
+    if sub.attachments:  # a multi-part item: decide joins the parts (gova.core.parts)
+        sub = sub.model_copy(update={"parts": 1 + len(sub.attachments)})
+    item, effects = _primary(sub)
+    for n, media in enumerate(sub.attachments, 1):
+        # Each attachment goes to its own stage by reference, as part n of the item.
+        part = Item(
+            **sub.model_dump(exclude={"media", "part"}),
+            media=media,
+            part=n,
+            text="",
+            content_hash=media.sha256,
+        )
+        effects.append(Emit(MEDIA_TOPICS[media.kind], sub.key, part))
+    return Outcome(item, [spend, *effects])
+
+
+def _primary(sub: Submission) -> tuple[Item, list]:
+    """The event's own content (part 0), routed to its stage."""
     kind = sub.event.content_type
     if kind in MEDIA_TOPICS:
         if sub.media is None or sub.media.kind != kind:
@@ -50,7 +68,7 @@ def admit(sub: Submission, bucket: Bucket | None, *, burst: float, per_s: float)
             )
         # The bytes stay in the content store; the stage reads them by reference.
         item = Item(**sub.model_dump(), text="", content_hash=sub.media.sha256)
-        return Outcome(item, [spend, Emit(MEDIA_TOPICS[kind], sub.key, item)])
+        return item, [Emit(MEDIA_TOPICS[kind], sub.key, item)]
     if kind != "text":
         raise ModalityNotEnabled(f"no stage processes {kind!r} content yet")
 
@@ -58,7 +76,7 @@ def admit(sub: Submission, bucket: Bucket | None, *, burst: float, per_s: float)
     # cache's hash and the reviewer's channel context all see the same text.
     text = fold(sub.event.content)
     item = Item(**sub.model_dump(), text=text, content_hash=content_hash(text))
-    effects: list = [spend]
+    effects: list = []
     if item.channel_id:  # repartitioned by channel, for the reviewer's channel context
         context = ChannelMessage(
             tenant_id=item.tenant_id,
@@ -70,4 +88,4 @@ def admit(sub: Submission, bucket: Bucket | None, *, burst: float, per_s: float)
         )
         effects.append(Emit(CONTENT_CHANNELS, context.key, context))
     effects.append(Emit(CONTENT_TEXT, sub.key, item))
-    return Outcome(item, effects)
+    return item, effects

@@ -28,6 +28,11 @@ def review_key(tenant_id: str, channel_id: str | None, author_id: str) -> str:
     return channel_key(tenant_id, channel_id or f"author:{author_id}")
 
 
+def item_key(tenant_id: str, author_id: str, content_id: str) -> str:
+    """One item's entry in a per-author stream's table (the parts waiting to be joined)."""
+    return f"{tenant_id}:{author_id}|{content_id}"
+
+
 def content_hash(text: str) -> str:
     """The score cache's key for a (folded) text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

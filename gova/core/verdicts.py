@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from gova.core import parts
 from gova.schemas import Behaviour, Item, Submission, Verdict
 from gova.schemas.pipeline import Decision
 from gova.schemas.review import Review
@@ -28,6 +29,10 @@ def verdict(
             "cached": sub.cached,
             "content_hash": sub.content_hash,
         }
+        if sub.part_results is not None:
+            scored["parts"] = sub.part_results
+            scored["triggered_by"] = parts.triggered_by(sub.part_results)
+            scored["parts_missing"] = sub.parts_missing
     return Verdict(
         tenant_id=sub.tenant_id,
         content_id=sub.event.id,

@@ -45,6 +45,20 @@ class ContentMetadata(BaseModel):
         return self._extra("moderator") or "default"
 
 
+#: Attachments one item may carry beside its own content.
+MAX_ATTACHMENTS = 4
+
+
+class Attachment(BaseModel):
+    """An image or audio file sent with an item (a message's attachments): classified by its
+    own stage, joined with the item's other parts in one verdict."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    content_type: Literal["image", "audio"] = Field(alias="contentType")
+    content: str = Field(min_length=1, max_length=24_000_000, description="base64 or data: URL")
+
+
 class ContentEvent(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -54,3 +68,9 @@ class ContentEvent(BaseModel):
     # Text, or base64 for image/audio (the API's byte limits per type apply after decoding).
     content: str = Field(min_length=1, max_length=24_000_000)
     metadata: ContentMetadata = Field(default_factory=ContentMetadata)
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="files sent with the item; its verdict joins them and names the part "
+        "that triggered it (part 0: `content`, 1…: the attachments in order)",
+    )

@@ -23,6 +23,17 @@ class Behaviour(BaseModel):
     recent_strikes: int = 0
 
 
+class PartResult(BaseModel):
+    """One part of a multi-part item, as decide found it (part 0: the event's content)."""
+
+    part: int
+    content_type: ContentType
+    scores: dict[str, float] = Field(default_factory=dict)
+    flagged: list[str] = Field(default_factory=list)
+    model: str | None = None
+    media: Media | None = None
+
+
 class Submission(BaseModel):
     """content.raw: what the API (or a bridge) accepted, with the tenant's policy snapshot."""
 
@@ -33,6 +44,12 @@ class Submission(BaseModel):
     # Image and audio items: the stored bytes' reference and what is known of them
     # (`event.content` then holds the reference, never the bytes).
     media: Media | None = None
+    # The stored attachments, in order (part 1…), and the image policy their images use.
+    attachments: list[Media] = Field(default_factory=list)
+    image_policy: Policy | None = None
+    # Which part of the item this record is (0: the event's content) and how many it has.
+    part: int = 0
+    parts: int = 1
 
     @property
     def key(self) -> str:
@@ -60,6 +77,9 @@ class Item(Submission):
     language: Language | None = None
     cached: bool = False
     behaviour: Behaviour | None = None
+    # A joined multi-part item: every part's result, and the parts that never came.
+    part_results: list[PartResult] | None = None
+    parts_missing: list[int] | None = None
 
     @property
     def channel_id(self) -> str | None:
@@ -93,6 +113,11 @@ class Verdict(BaseModel):
     content_hash: str | None = None
     review: Review | None = None
     media: Media | None = None
+    # Multi-part items: each part's result, the part that triggered the verdict, the parts
+    # that did not arrive within GOVA_PARTS_TIMEOUT_S.
+    parts: list[PartResult] | None = None
+    triggered_by: int | None = None
+    parts_missing: list[int] | None = None
     received_at: float
     decided_at: float
 
@@ -118,6 +143,13 @@ class Verdict(BaseModel):
     @property
     def latency_ms(self) -> float:
         return round((self.decided_at - self.received_at) * 1000.0, 3)
+
+
+class PartsDue(BaseModel):
+    """content.scored: the parts of an item (the table entry `parts_due`) waited long enough;
+    decide concludes with those that came. Sent by decide's own timer, keyed like the item."""
+
+    parts_due: str
 
 
 class DeadLetter(BaseModel):

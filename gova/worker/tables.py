@@ -15,6 +15,7 @@ from gova.core.actions import MODERATORS
 from gova.core.channels import CHANNELS
 from gova.core.decide import BEHAVIOUR
 from gova.core.ingest import RATE_LIMITS
+from gova.core.parts import PARTS
 from gova.worker.app import app, settings
 
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
@@ -31,4 +32,5 @@ tables: dict[str, faust.Table] = {
     BEHAVIOUR: _table(BEHAVIOUR, "Per-author behaviour: {score, strikes, at}"),
     CHANNELS: _table(CHANNELS, "Recent messages per channel: [{content_id, author_id, text, at}]"),
     MODERATORS: _table(MODERATORS, "Per-moderator state from moderator.events: {config, running}"),
+    PARTS: _table(PARTS, "Items waiting for their parts: {first_at, parts, items: {part: item}}"),
 }

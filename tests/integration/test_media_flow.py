@@ -168,3 +168,80 @@ async def test_openai_moderations_scores_image_parts_given_as_data_urls(running,
             )
         assert "input.image_url.url" in refused.value.message
         assert "not a recognised image" in refused.value.message
+
+
+async def test_text_with_attachments_is_one_verdict_naming_the_part(running, api):
+    image = picture(seed=4711)
+    r = await api.post(
+        "/api/v1/hash-bank/entries",
+        json={"image": b64(encoded(image, "PNG")), "category": "sexual", "label": "known"},
+    )
+    assert r.status_code == 201, r.text
+    body = {
+        "id": new_id("multi"),
+        "userId": new_id("author"),
+        "contentType": "text",
+        "content": "have a nice day",
+        "attachments": [
+            {"contentType": "audio", "content": b64(speech("see you at the park tomorrow"))},
+            {"contentType": "image", "content": b64(encoded(image, "JPEG"))},
+        ],
+    }
+    verdict = await verdict_of(api, body)
+    assert verdict["decision"] == "act" and verdict["flagged"] == ["sexual"]
+    assert verdict["triggered_by"] == 2 and verdict["parts_missing"] == []
+    kinds = [(p["part"], p["content_type"]) for p in verdict["parts"]]
+    assert kinds == [(0, "text"), (1, "audio"), (2, "image")]
+    assert verdict["parts"][2]["media"]["match"]["label"] == "known"
+    assert "park" in verdict["parts"][1]["media"]["transcript"].lower()
+    assert verdict["parts"][0]["flagged"] == [] and verdict["parts"][1]["flagged"] == []
+    await api.delete(f"/api/v1/hash-bank/entries/{r.json()['id']}")
+
+    bad = body | {
+        "id": new_id("multi"),
+        "attachments": [{"contentType": "image", "content": "AAAA"}],
+    }
+    r = await api.post("/api/v1/moderate", json=bad)
+    assert r.status_code == 422 and "body.attachments.0.content" in r.json()["detail"]
+
+
+async def test_a_lost_part_is_given_up_on_after_the_timeout(running, api, pool):
+    """One part of two reaches decide (the other is lost): the verdict still comes."""
+    import time
+
+    from aiokafka import AIOKafkaProducer
+
+    from gova.core.keys import content_hash
+    from gova.schemas import ContentEvent, Item, Policy
+    from gova.streams import CONTENT_SCORED
+
+    cid = new_id("lost")
+    item = Item(
+        tenant_id="acme",
+        event=ContentEvent(id=cid, userId=new_id("author"), contentType="text", content="hi"),
+        received_at=time.time(),
+        policy=Policy(thresholds={"toxicity": 0.8}),
+        text="hi",
+        content_hash=content_hash("hi"),
+        scores={"toxicity": 0.01},
+        model="test",
+        part=0,
+        parts=2,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=running.settings.broker())
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            CONTENT_SCORED.name, key=item.key.encode(), value=item.model_dump_json().encode()
+        )
+    finally:
+        await producer.stop()
+
+    async def decided():
+        got = await api.get(f"/api/v1/content/{cid}")
+        return got.json() if got.status_code == 200 else None
+
+    verdict = await eventually(decided, timeout=30, interval=0.2)
+    assert verdict["decision"] == "allow" and verdict["parts_missing"] == [1]
+    waited = verdict["decided_at"] - verdict["received_at"]
+    assert waited >= running.settings.parts_timeout_s

@@ -56,7 +56,7 @@ async def score_images(items: list[Item]) -> list[Item | Exception]:
             continue
         item = _with(item, pdq=digest, pdq_quality=quality)
         # Images carry no text for the reviewer: their policy reviews nothing.
-        item.policy = item.policy.model_copy(update={"review_band": None})
+        item.policy = (item.image_policy or item.policy).model_copy(update={"review_band": None})
         item.model = model.name
         banked = await with_storage(
             lambda s, i=item, d=digest: s.media.bank_match(

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from gova.core.effects import Effect, Emit, Outcome, Put, Store
+from gova.core.effects import Delete, Effect, Emit, Outcome, Put, Store
 from gova.schemas import DeadLetter
 from gova.storage import UNAVAILABLE, PostgresStorage
 from gova.streams import DEAD_LETTER, TopicSpec
@@ -37,6 +37,9 @@ async def apply(effects: list[Effect]) -> None:
     for effect in effects:
         if isinstance(effect, Put):
             tables[effect.table][effect.key] = effect.value
+        elif isinstance(effect, Delete):
+            if effect.key in tables[effect.table]:
+                del tables[effect.table][effect.key]
         elif isinstance(effect, Emit):
             await emit(effect.topic, effect.key, effect.record)
         elif isinstance(effect, Store) and effect.what == "actions":
