@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import uuid
 
 import httpx
@@ -149,3 +150,32 @@ async def settled(api, action_id: str, timeout: float = 60) -> dict:
         return action if action["status"] in ("EXECUTED", "FAILED") else None
 
     return await eventually(done, timeout=timeout)
+
+
+async def records_of(bootstrap: str, topic: str, action_id: str) -> list:
+    """Every record on `topic` that carries `action_id`, oldest first per partition."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        found: list = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                found += [r for r in records if action_id.encode() in r.value]
+            # Up to each fetch's high watermark (the broker's ListOffsets can be short).
+            ends = [consumer.highwater(tp) for tp in tps]
+            at = [await consumer.position(tp) for tp in tps]
+            if None not in ends and all(p >= e for p, e in zip(at, ends, strict=True)):
+                return found
+        raise AssertionError(f"{topic} not read to its end within 20 s")
+    finally:
+        await consumer.stop()

@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 import socket
-import time
 
 import pytest
 
@@ -28,6 +27,7 @@ from tests.integration.conftest import (
     discord_port,
     discord_tenant,
     eventually,
+    records_of,
     running_in_worker,
     settled,
     snowflake,
@@ -122,32 +122,6 @@ def black_hole(port: int):
         yield
     finally:
         hole.close()  # resets the connections nobody accepted, unread
-
-
-async def records_of(bootstrap: str, topic: str, action_id: str) -> list:
-    """Every record on `topic` that carries `action_id`, oldest first per partition."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()  # fetches the metadata partitions_for_topic reads
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        found: list = []
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                found += [r for r in records if action_id.encode() in r.value]
-            if found and not batch:
-                break
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def where_sent(bootstrap: str, topic: str, action_id: str) -> list[tuple[int, int]]:

@@ -10,6 +10,7 @@ import pytest
 
 from gova.integrations.discord import nonce_for
 from gova.schemas.actions import ActionEvent
+from gova.streams import ACTIONS_EXECUTE
 from tests.fakes.webhook_receiver import FakeWebhookReceiver
 from tests.integration.conftest import (
     BOT_TOKEN,
@@ -22,6 +23,7 @@ from tests.integration.conftest import (
     event,
     eventually,
     new_id,
+    records_of,
     running_in_worker,
     snowflake,
 )
@@ -220,3 +222,53 @@ async def test_a_webhook_moderator_gets_signed_deliveries_retried_until_one_land
     body = mine[-1].json
     assert body["verdict"]["content_id"] == cid and body["verdict"]["decision"] == "act"
     assert body["action"]["status"] == "EXECUTING" and body["action"]["type"] == "DELETE"
+
+
+async def test_an_updated_config_reaches_the_running_worker(acting, discord, running):
+    """PUT on a running moderator: its next item gets the new ladder, with no restart."""
+    api = acting["api"]
+    await discord_moderator(running, api, acting["id"], "live")
+    before = snowflake()
+    await offend(api, before, 1, "live")
+    [deleted] = await all_settled(api, before, 1)
+    assert deleted["type"] == "DELETE"  # the default ladder
+    reply = {"type": "REPLY", "params": {"message": "the new config"}}
+    config = {"platform": "discord", "discord": {"guild_id": GUILD}, "ladder": []}
+    config["ladder"] = [{"strikes": 1, "actions": [reply]}]
+    assert (await api.put("/api/v1/moderators/live", json=config)).status_code == 200
+
+    async def replied():  # a new author each time: 1 strike, the new ladder's only step
+        author = snowflake()
+        await offend(api, author, 1, "live")
+        [action] = await all_settled(api, author, 1)
+        return action if action["type"] == "REPLY" else None
+
+    action = await eventually(replied, timeout=30, interval=0.5)
+    assert action["status"] == "EXECUTED", action["history"]
+    [call] = calls_for(discord, action)
+    assert call.json["content"] == "the new config"
+
+
+async def test_a_shadow_moderator_records_what_it_would_do_and_calls_nobody(
+    acting, discord, running
+):
+    api, author = acting["api"], snowflake()
+    await discord_moderator(running, api, acting["id"], "shadow", shadow=True)
+    [verdict] = await offend(api, author, 1, "shadow")
+
+    async def recorded():
+        return await actions_of(api, author, "SHADOW")
+
+    [action] = await eventually(recorded, timeout=30)
+    assert (action["type"], action["content_id"]) == ("DELETE", verdict["content_id"])
+    assert [(h["status"], h["by"]) for h in action["history"]] == [
+        ("PROPOSED", "classifier"),
+        ("SHADOW", "planner"),
+    ]
+    # Approving a shadow action is refused: it never runs.
+    refused = await api.post(f"/api/v1/actions/{action['id']}/approve")
+    assert refused.status_code == 409, refused.text
+    # The planner sent it nowhere: nothing on the executor's topic, no request to Discord.
+    assert await records_of(running.settings.broker(), ACTIONS_EXECUTE.name, action["id"]) == []
+    message = action["target"]["message_id"]
+    assert not [r for r in discord.requests if message in r.path]
