@@ -114,7 +114,7 @@ async def add_entry(
 ) -> Entry:
     if body.category not in CATEGORIES:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             f"body.category: {body.category!r} is not a category (one of {CATEGORIES})",
         )
     pdq_hex = await _hash_of(body, state)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException
 
 from gova.api.state import ApiState
 from gova.media.inspect import MediaError, inspect, missing_extra
@@ -45,7 +45,7 @@ def modalities() -> set[str]:
 
 def check_enabled(kind: str, where: str) -> None:
     if kind in MEDIA_TYPES and (why := missing_extra(kind)):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{where}.contentType: {why}")
+        raise HTTPException(422, f"{where}.contentType: {why}")
 
 
 def _limit(kind: str, state: ApiState) -> tuple[int, str]:
@@ -61,7 +61,7 @@ def decode_base64(kind: str, content: str, state: ApiState, where: str) -> bytes
     limit, name = _limit(kind, state)
     if len(payload) * 3 // 4 - 2 > limit:
         raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
+            413,
             f"{where}.content: {kind} is over {len(payload) * 3 // 4 - 2:,} bytes, over the "
             f"limit {name}={limit:,}",
         )
@@ -69,7 +69,7 @@ def decode_base64(kind: str, content: str, state: ApiState, where: str) -> bytes
         return base64.b64decode("".join(payload.split()), validate=True)
     except (binascii.Error, ValueError):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             f"{where}.content: {kind} content must be base64 (standard alphabet, padded) or a "
             "data: URL with ;base64",
         ) from None

@@ -146,9 +146,15 @@ def frame_indices(frames: int, sample: int) -> list[int]:
     return sorted({round(i * (frames - 1) / (sample - 1)) for i in range(sample)})
 
 
+#: Frames are kept no larger than this (the classifier sees 224 px, PDQ 512 px), so a batch
+#: of large images holds kilobytes per frame, not the decoded megapixels.
+FRAME_SIDE = 512
+
+
 def image_frames(data: bytes, fmt: str, settings: Settings, *, sample: int | None = None) -> list:
     """The first frame and an even sample of the others, decoded to RGB (JPEG at reduced
-    scale); MediaError if the file is truncated or corrupt."""
+    scale) and shrunk to FRAME_SIDE; MediaError if the file is truncated or corrupt. One
+    full-size frame at most is held at a time."""
     from PIL import Image
 
     opened = open_image(data, fmt, settings)
@@ -165,6 +171,7 @@ def image_frames(data: bytes, fmt: str, settings: Settings, *, sample: int | Non
             if frame.mode == "RGBA":  # transparent pixels on white, not black
                 white = Image.new("RGBA", frame.size, (255, 255, 255, 255))
                 frame = Image.alpha_composite(white, frame).convert("RGB")
+            frame.thumbnail((FRAME_SIDE, FRAME_SIDE))
             out.append(frame)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         raise MediaError(f"{fmt.upper()} image is truncated or corrupt: {exc}") from None

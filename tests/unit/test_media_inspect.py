@@ -144,3 +144,8 @@ def test_without_the_extra_the_api_refuses_the_modality_naming_it(monkeypatch):
         assert extra in caught.value.detail
     monkeypatch.setattr(inspect_module, "find_spec", real)
     assert media_in.modalities() == {"text", "image", "audio"}
+
+
+def test_decoded_frames_are_kept_small_whatever_the_picture(limits):
+    frames = image_frames(encoded(picture(1900, 1400), "PNG"), "png", limits)
+    assert max(frames[0].size) == 512 and frames[0].size[0] > frames[0].size[1]
