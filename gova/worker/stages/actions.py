@@ -99,7 +99,12 @@ async def execute(action: ActionEvent) -> ActionEvent | None:
             raise ValueError("the moderator has no platform to act on (discord or webhook)")
         storage = await resources.storage()
         secret = await _secret(storage, claimed, config.platform)
-        verdict = await storage.verdicts.get(claimed.tenant_id, claimed.content_id)
+        # Only webhook deliveries carry the verdict; Discord needs none of it.
+        verdict = (
+            await storage.verdicts.get(claimed.tenant_id, claimed.content_id)
+            if config.platform == "webhook"
+            else None
+        )
         async with _claim_held(claimed):
             result = await resources.executor(config.platform).execute(
                 claimed, ExecutionContext(config=config, secret=secret, verdict=verdict)
