@@ -289,6 +289,11 @@ class Bridge:
                 await connection.task
 
     async def run(self) -> None:
+        log.info(
+            "Discord bridge up: listening for the guilds of started discord moderators"
+            " (reread every %.0fs)",
+            self.state.settings.discord_bridge_refresh_s,
+        )
         forwarder = asyncio.create_task(self.forward_forever())
         try:
             while True:
