@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gova import cache
-from gova.api import media_in
+from gova.api import content_upload, media_in
 from gova.api.auth import Tenant, current_tenant
 from gova.api.body_limit import BodyLimitedRoute
 from gova.api.content_in import ContentEvent
@@ -188,10 +188,11 @@ def _pending(request: Request, content_id: str) -> dict:
         200: {"description": "verdict"},
         **responses(*WITH_BODY),
     },
+    openapi_extra=content_upload.REQUEST_BODY,  # JSON, or a multipart upload of the file
 )
 async def moderate(
-    event: ContentEvent,
     request: Request,
+    event: ContentEvent = Depends(content_upload.content_event),
     wait: bool = Query(False, description="answer with the verdict instead of 202"),
     tenant: Tenant = Depends(current_tenant),
     state: ApiState = Depends(get_state),

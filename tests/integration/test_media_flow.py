@@ -245,3 +245,33 @@ async def test_a_lost_part_is_given_up_on_after_the_timeout(running, api, pool):
     assert verdict["decision"] == "allow" and verdict["parts_missing"] == [1]
     waited = verdict["decided_at"] - verdict["received_at"]
     assert waited >= running.settings.parts_timeout_s
+
+
+async def test_a_multipart_upload_on_the_same_endpoint(running, api):
+    import json
+
+    cid = new_id("up")
+    png = encoded(picture(seed=999), "PNG")
+    form = {
+        "id": cid,
+        "userId": new_id("author"),
+        "contentType": "image",
+        "metadata": json.dumps({"source": "upload"}),
+    }
+    r = await api.post("/api/v1/moderate", data=form, files={"file": ("x.png", png, "image/png")})
+    assert r.status_code in (200, 202), r.text
+
+    async def done():
+        got = await api.get(f"/api/v1/content/{cid}")
+        return got.json() if got.status_code == 200 else None
+
+    verdict = await eventually(done, timeout=60, interval=0.2)
+    assert verdict["media"]["format"] == "png" and verdict["media"]["size"] == len(png)
+
+    # The same checks as JSON: a WAV as `file` of an image item is refused, naming why.
+    wav = speech("hello")
+    form |= {"id": new_id("up")}
+    r = await api.post("/api/v1/moderate", data=form, files={"file": ("x.png", wav, "image/png")})
+    assert r.status_code == 422 and "bytes are WAV audio" in r.json()["detail"]
+    r = await api.post("/api/v1/moderate", data={"id": new_id("up")}, files={"file": ("a", b"x")})
+    assert r.status_code == 422 and "body.userId" in r.json()["detail"]
