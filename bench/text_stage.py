@@ -5,7 +5,10 @@
 
 Starts a private stack in a temporary directory (embedded Kafka, PostgreSQL, Redis and one
 Faust worker; no API, the items go straight onto content.raw as the API would put them) and
-stops it afterwards. Every item has its own text and author, so neither the Redis score
+stops it afterwards. Phase 0 needs no stack: the whole text model (its cascade included)
+against one raw MiniLM int8 pass with true lengths over the same texts, interleaved in one
+process, on chat-length and on long English texts; it prints both rates and their ratio
+(`--speed-only` runs just that). Every item has its own text and author, so neither the Redis score
 cache nor the per-author rate limit shortens the path. Phases, all in one run:
 
 1. bare (before): `load_text_classifier().classify` alone, in batches of
@@ -49,15 +52,80 @@ from bench.run import WORDS, bare_classifier, collect, pct, produce_directly
 INSULTS = ("idiot", "stupid", "loser", "moron", "trash", "clown", "pathetic", "dumb")
 
 
-def varied_texts(n: int, run: str, seed: int) -> list[str]:
-    """5–40 words, about one in four with an insult in it; unique per item and per run."""
+def model_vs_encoder(texts: list[str], batch: int, rounds: int = 3) -> dict:
+    """The whole text model (cascade included) and one raw MiniLM int8 pass with true lengths
+    over the same texts, in the same batches, interleaved `rounds` times in one process so
+    that whatever else loads the machine weighs on both alike; the best round of each."""
+    from gova.models import load_text_classifier
+    from gova.models.embeddings import MiniLMEncoder
+
+    model = load_text_classifier()
+    encoder = MiniLMEncoder()
+    model.classify(texts[:batch])  # warm up both
+    encoder.encode(texts[:batch])
+
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        for i in range(0, len(texts), batch):
+            fn(texts[i : i + batch])
+        return len(texts) / (time.perf_counter() - start)
+
+    whole, raw = [], []
+    scored, encoded = getattr(model, "scored", 0), getattr(model, "encoded", 0)
+    for _ in range(rounds):
+        whole.append(timed(model.classify))
+        raw.append(timed(encoder.encode))
+    share = None
+    if hasattr(model, "encoded") and model.scored > scored:
+        share = (model.encoded - encoded) / (model.scored - scored)
+    chars = sum(map(len, texts)) / len(texts)
+    return {
+        "texts": len(texts),
+        "mean_chars": chars,
+        "whole_model_per_s": max(whole),
+        "raw_minilm_per_s": max(raw),
+        "ratio": max(whole) / max(raw),
+        "encoder_share": share,
+    }
+
+
+def speed(batch: int, n: int) -> dict:
+    """`model_vs_encoder` on chat-length and on long English texts, printed as a table."""
+    results = {
+        "chat": model_vs_encoder(varied_texts(n, "speed", seed=7), batch),
+        # 100–140 words (~650 characters, beyond MiniLM's 128 word pieces).
+        "long": model_vs_encoder(
+            varied_texts(max(n // 4, batch), "long", seed=8, words=(100, 140)), batch
+        ),
+    }
+    print(
+        "\n| texts | n | mean chars | whole model items/s | raw MiniLM int8 items/s"
+        " (true lengths) | ratio | reached the encoder |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        share = "–" if r["encoder_share"] is None else f"{r['encoder_share']:.0%}"
+        print(
+            f"| {name} | {r['texts']} | {r['mean_chars']:.0f} | {r['whole_model_per_s']:.1f} |"
+            f" {r['raw_minilm_per_s']:.1f} | {r['ratio']:.2f} | {share} |"
+        )
+    print(
+        f"whole model vs raw MiniLM on chat-length text: {results['chat']['ratio']:.2f}x"
+        " (goal ≥ 0.8x; > 1 with the cascade)"
+    )
+    return results
+
+
+def varied_texts(n: int, run: str, seed: int, words: tuple[int, int] = (5, 40)) -> list[str]:
+    """5–40 words (or `words`), about one in four with an insult in it; unique per item and
+    per run."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        words = rng.choices(WORDS, k=rng.randint(5, 40))
+        picked = rng.choices(WORDS, k=rng.randint(*words))
         if rng.random() < 0.25:
-            words[rng.randrange(len(words))] = rng.choice(INSULTS)
-        out.append(" ".join(words) + f" #{run}-{i}")
+            picked[rng.randrange(len(picked))] = rng.choice(INSULTS)
+        out.append(" ".join(picked) + f" #{run}-{i}")
     return out
 
 
@@ -124,7 +192,18 @@ def main() -> int:
     parser.add_argument("--rate-share", type=float, default=0.5, help="latency rate ÷ bare")
     parser.add_argument("--seconds", type=float, default=30.0, help="per latency phase")
     parser.add_argument("--out", type=Path, default=Path("bench/results/text_stage.json"))
+    parser.add_argument(
+        "--speed-items", type=int, default=1024, help="texts for model vs raw MiniLM"
+    )
+    parser.add_argument(
+        "--speed-only", action="store_true", help="only the model vs raw MiniLM comparison"
+    )
     args = parser.parse_args()
+    if args.speed_only:
+        from gova.settings import get_settings
+
+        speed(get_settings().text_batch_size, args.speed_items)
+        return 0
 
     began = time.monotonic()
     os.environ["GOVA_DATA_DIR"] = tempfile.mkdtemp(prefix="gova-bench-text-", dir="/tmp")
@@ -139,6 +218,8 @@ def main() -> int:
     configured_env = os.environ.get("GOVA_TEXT_BATCH_SIZE")
     load_start = load()
     say(f"load average at start: {load_start} ({os.cpu_count()} cores)")
+    say("[0/5] whole text model vs one raw MiniLM int8 pass (true lengths), same texts ...")
+    speeds = speed(batch, args.speed_items)
     say(f"starting a private stack in {settings.data_dir}")
     stack = Stack(settings)
     phases: list[dict] = []
@@ -258,6 +339,7 @@ def main() -> int:
         f" run took {elapsed:.0f} s"
     )
     result = {
+        "model_vs_encoder": speeds,
         "model": models,
         "text_batch_size": batch,
         "text_batch_within_s": settings.text_batch_within_s,

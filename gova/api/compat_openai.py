@@ -34,7 +34,6 @@ from gova.api.openapi import from_settings
 from gova.api.policy import effective
 from gova.api.ratelimit import charge
 from gova.api.state import ApiState, get_state
-from gova.core.policy import flagged
 from gova.models.text import OPENAI_CATEGORIES
 from gova.storage import UNAVAILABLE
 
@@ -243,16 +242,20 @@ async def moderations(
     model = await text_scoring.classifier()
     policy = effective(tenant.policy, state)
     results = []
-    for scores in await text_scoring.score(texts):
-        per_category = {c: float(scores.get(c, 0.0)) for c in OPENAI_CATEGORIES}
+    for scores, ranked in await text_scoring.moderations(texts):
+        # A category is true where Gova's own score for it reaches the tenant's threshold,
+        # and `flagged` exactly when one is, as in OpenAI's API. Gova's verdict may also flag
+        # toxicity, insult, profanity or threat, which OpenAI's schema lacks (README).
+        categories = {
+            c: c in policy.thresholds and float(scores.get(c, 0.0)) >= policy.thresholds[c]
+            for c in OPENAI_CATEGORIES
+        }
         results.append(
             {
-                "flagged": bool(flagged(policy, scores)),
-                "categories": {
-                    c: c in policy.thresholds and s >= policy.thresholds[c]
-                    for c, s in per_category.items()
-                },
-                "category_scores": per_category,
+                "flagged": any(categories.values()),
+                "categories": categories,
+                # Ranked across categories: their maximum is the any-unsafe probability.
+                "category_scores": ranked,
                 "category_applied_input_types": {c: ["text"] for c in OPENAI_CATEGORIES},
             }
         )

@@ -37,3 +37,24 @@ async def score(texts: Sequence[str]) -> list[dict[str, float]]:
     if not texts:
         return []
     return await asyncio.to_thread(model.classify, list(texts))
+
+
+async def moderations(texts: Sequence[str]) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """Per text, (Gova's scores, OpenAI's 13 category scores ranked across categories so that
+    their maximum is the any-unsafe probability; see `TextModel.moderations`)."""
+    model = await classifier()
+    if not texts:
+        return []
+
+    def both(batch: list[str]):
+        from gova.models.text import OPENAI_CATEGORIES, openai_view
+
+        view = getattr(model, "moderations_with_scores", None)
+        if view is not None:
+            return view(batch)
+        # A classifier without an any-unsafe head: its own scores, the largest as is.
+        scores = model.classify(batch)
+        top = [max((s.get(c, 0.0) for c in OPENAI_CATEGORIES), default=0.0) for s in scores]
+        return [(s, openai_view(s, t)) for s, t in zip(scores, top, strict=True)]
+
+    return await asyncio.to_thread(both, list(texts))

@@ -66,6 +66,16 @@ PARENTS = {
 #: Scored by rule, not by a head of its own.
 RULE_CATEGORIES = ("sexual/minors",)
 TRAINED_CATEGORIES = tuple(c for c in ALL_TEXT_CATEGORIES if c not in RULE_CATEGORIES)
+#: A head of its own for "some OpenAI category applies", trained on every set's union of
+#: them: the any-unsafe score `/v1/moderations` ranks by (see `TextModel.moderations`). It is
+#: not a category: verdicts and policies never see it.
+AGGREGATE = "unsafe"
+HEADS = (*TRAINED_CATEGORIES, AGGREGATE)
+#: The any-unsafe score: this share of the any-unsafe head's probability, the rest the
+#: largest OpenAI category's. Chosen on the calibration rows (mean AUPRC over the ten sets
+#: with an any-unsafe label and ≥ 10 of each class: the head alone 0.642, the largest
+#: category alone 0.661, a quarter of the head 0.664, half 0.660).
+AGGREGATE_WEIGHT = 0.25
 
 PACKAGED_MODEL = Path(__file__).parent / "artifacts" / "text"
 MINOR_TERMS = Path(__file__).parents[1] / "training" / "written" / "minor_terms.json"
@@ -235,7 +245,9 @@ class TextModel:
     """Loads a `gova train text` artifact; `classify` is safe to call from one thread at a time
     per instance (onnxruntime sessions are thread-safe, the folding is pure)."""
 
-    def __init__(self, path: Path = PACKAGED_MODEL, encoder=None) -> None:
+    def __init__(
+        self, path: Path = PACKAGED_MODEL, encoder=None, multilingual_encoder=None
+    ) -> None:
         meta_path = path / "model.json"
         if not meta_path.exists():
             raise MissingModelError(
@@ -248,6 +260,7 @@ class TextModel:
         self.categories = ALL_TEXT_CATEGORIES
         self.thresholds: dict[str, float] = self.meta["thresholds"]
         self._encoder = encoder
+        self._multilingual = multilingual_encoder
         self.path = path
         weights = np.load(path / "weights.npz")
         self._lexical_w = weights["lexical"].astype(np.float32)  # (n_lexical, heads)
@@ -258,16 +271,31 @@ class TextModel:
         if (
             self._calibration.shape[0] != len(CALIBRATOR_INPUTS) + 1
             or "multilingual" not in weights
+            or "cheap" not in weights
         ):
             raise MissingModelError(
-                f"the text model at {path} was trained by an older Gova (no multilingual heads, "
-                f"or calibrators of {self._calibration.shape[0] - 1} inputs where this version's "
-                f"take {len(CALIBRATOR_INPUTS)}): retrain it with `gova train text --data … "
-                f"--out {path}`"
+                f"the text model at {path} was trained by an older Gova (no multilingual heads "
+                f"or first pass, or calibrators of {self._calibration.shape[0] - 1} inputs where "
+                f"this version's take {len(CALIBRATOR_INPUTS)}): retrain it with "
+                f"`gova train text --data … --out {path}`"
             )
         self._multilingual_w = weights["multilingual"].astype(np.float32)  # (384, heads)
         self._multilingual_b = weights["multilingual_bias"].astype(np.float32)
+        # The cascade's first pass: n-grams and alt-profanity-check's logit, calibrated.
+        self._cheap_w = weights["cheap"].astype(np.float32)  # (n_lexical + 1, heads)
+        self._cheap_b = weights["cheap_bias"].astype(np.float32)
+        self._cheap_calibration = weights["cheap_calibration"].astype(np.float32)
         self._heads: list[str] = self.meta["heads"]
+        band = self.meta.get("cascade") or {}
+        self.cascade_low = -np.inf if band.get("low") is None else float(band["low"])
+        self.cascade_high = np.inf if band.get("high") is None else float(band["high"])
+        cuts = {**self.thresholds, AGGREGATE: self.meta.get("aggregate_threshold", 0.5)}
+        p = np.clip(np.array([cuts.get(h, 0.5) for h in self._heads]), 1e-6, 1 - 1e-6)
+        self._cut_logits = np.log(p / (1 - p)).astype(np.float32)
+        #: Items scored so far, and how many of them reached the encoder (the cascade's share).
+        self.scored = 0
+        self.encoded = 0
+        self.last_encoded = np.zeros(0, bool)
         # The weights' columns after the heads' are their experts', in this order.
         self._experts = [self._heads.index(h) for h in self.meta.get("pt_experts", [])]
         self._minor = MinorMentions()
@@ -283,36 +311,70 @@ class TextModel:
     def multilingual_encoder(self):
         from gova.models.embeddings import E5Encoder
 
-        return E5Encoder()
+        return self._multilingual or E5Encoder()
 
     def logits(
         self,
         folded: Sequence[str],
         embeddings: np.ndarray | None = None,
         languages: Sequence[Language] | None = None,
+        cascade: bool = True,
     ) -> np.ndarray:
         """Calibrated logits per head; `languages` (detected on the folded texts) when the
-        caller has them already, so each text is detected once."""
+        caller has them already, so each text is detected once.
+
+        The cascade: a first pass over the n-grams and alt-profanity-check (no encoder)
+        scores every text; a main-language text whose largest margin to a head's threshold
+        lies outside the band chosen in training (clearly clean, or clearly bad) keeps those
+        scores, and only the rest reach the MiniLM encoder and the full heads. `cascade=False`
+        (or `embeddings` given) runs every text through the full model."""
         if languages is None:
             from gova.models.language import detect_languages
 
             languages = detect_languages(folded)
         feats = self.features
-        dense = feats.dense(folded, embeddings)
-        raw = feats.lexical(folded) @ self._lexical_w + dense @ self._dense_w + self._bias
-        heads = len(self._heads)
-        expert = np.zeros((len(folded), heads), dtype=np.float32)
-        expert[:, self._experts] = raw[:, heads:]
+        n, heads = len(folded), len(self._heads)
+        lexical = feats.lexical(folded)
+        apc = profanity_logit(feats.profanity.predict(folded))
         portuguese, other = routes(languages)
-        inputs = calibrator_inputs(raw[:, :heads], dense[:, -1], portuguese, expert)
-        out = (inputs * self._calibration[:-1].T).sum(axis=-1) + self._calibration[-1]
+        zeros = np.zeros((n, heads), dtype=np.float32)
+        cheap_raw = lexical @ self._cheap_w[:-1] + apc[:, None] * self._cheap_w[-1] + self._cheap_b
+        cheap = self._calibrated(cheap_raw, apc, portuguese, zeros, self._cheap_calibration)
+        if cascade and embeddings is None:
+            gate = (cheap - self._cut_logits).max(axis=1)
+            full = other | ((gate >= self.cascade_low) & (gate <= self.cascade_high))
+        else:
+            full = np.ones(n, bool)
+        out = cheap
+        self.scored += n
+        self.encoded += int(full.sum())
+        self.last_encoded = full
+        if full.any():
+            idx = np.flatnonzero(full)
+            if embeddings is None:
+                vectors = feats.encoder.encode([folded[i] for i in idx])
+            else:
+                vectors = embeddings[idx]
+            dense = np.hstack([vectors, apc[idx, None]]).astype(np.float32)
+            raw = lexical[idx] @ self._lexical_w + dense @ self._dense_w + self._bias
+            expert = np.zeros((len(idx), heads), dtype=np.float32)
+            expert[:, self._experts] = raw[:, heads:]
+            out[idx] = self._calibrated(
+                raw[:, :heads], apc[idx], portuguese[idx], expert, self._calibration
+            )
         if other.any():
-            vectors = self.multilingual_encoder.encode([folded[i] for i in np.flatnonzero(other)])
+            idx = np.flatnonzero(other)
+            vectors = self.multilingual_encoder.encode([folded[i] for i in idx])
             # Averaged with the main heads, not instead of them: they still know slurs and
             # profanity, and English text the detector mistakes for another language keeps
             # half its usual score.
-            out[other] = (out[other] + vectors @ self._multilingual_w + self._multilingual_b) / 2
+            out[idx] = (out[idx] + vectors @ self._multilingual_w + self._multilingual_b) / 2
         return out
+
+    @staticmethod
+    def _calibrated(raw, apc, portuguese, expert, weights) -> np.ndarray:
+        inputs = calibrator_inputs(raw, apc, portuguese, expert)
+        return ((inputs * weights[:-1].T).sum(axis=-1) + weights[-1]).astype(np.float32)
 
     def scores(
         self,
@@ -321,16 +383,31 @@ class TextModel:
         languages: Sequence[Language] | None = None,
     ) -> np.ndarray:
         """(n, len(ALL_TEXT_CATEGORIES)) probabilities for already-folded texts."""
+        return self._table(folded, embeddings, languages)[0]
+
+    def _table(
+        self,
+        folded: Sequence[str],
+        embeddings: np.ndarray | None = None,
+        languages: Sequence[Language] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The categories' probabilities and the any-unsafe score (AGGREGATE_WEIGHT), per
+        text."""
         probs = _sigmoid(self.logits(folded, embeddings, languages))
         out = np.zeros((len(folded), len(ALL_TEXT_CATEGORIES)), dtype=np.float32)
         index = {c: i for i, c in enumerate(ALL_TEXT_CATEGORIES)}
+        unsafe = np.zeros(len(folded), dtype=np.float32)
         for j, head in enumerate(self._heads):
-            out[:, index[head]] = probs[:, j]
+            if head == AGGREGATE:
+                unsafe = probs[:, j]
+            else:
+                out[:, index[head]] = probs[:, j]
         for child, parent in PARENTS.items():
             out[:, index[child]] = np.minimum(out[:, index[child]], out[:, index[parent]])
         minors = np.array([self._minor(t) for t in folded], dtype=np.float32)
         out[:, index["sexual/minors"]] = out[:, index["sexual"]] * minors
-        return out
+        top = out[:, [index[c] for c in OPENAI_CATEGORIES]].max(axis=1)
+        return out, AGGREGATE_WEIGHT * unsafe + (1 - AGGREGATE_WEIGHT) * top
 
     def classify(self, batch: Sequence[str]) -> list[dict[str, float]]:
         from gova.models.evasion import fold
@@ -340,17 +417,58 @@ class TextModel:
     def analyse(self, folded: Sequence[str]) -> tuple[list[dict[str, float]], list[Language]]:
         """Scores and the detected language per already-folded text (`evasion.fold`, as the
         pipeline's ingest stage folds): what the text stage attaches to an item."""
+        scores, languages, _ = self._analyse(folded)
+        return scores, languages
+
+    def _analyse(self, folded: Sequence[str]):
         if not folded:
-            return [], []
+            return [], [], np.zeros(0, dtype=np.float32)
         from gova.models.language import detect_languages
 
         languages = detect_languages(folded)
-        table = self.scores(folded, languages=languages)
+        table, unsafe = self._table(folded, languages=languages)
         scores = [
             {c: round(float(s), 6) for c, s in zip(ALL_TEXT_CATEGORIES, row, strict=True)}
             for row in table
         ]
-        return scores, languages
+        return scores, languages, unsafe
+
+    def moderations(self, batch: Sequence[str]) -> list[dict[str, float]]:
+        """OpenAI's 13 category scores per text, as `/v1/moderations` answers them: ranked
+        across categories, so that their maximum is the any-unsafe head's probability."""
+        return [view for _, view in self.moderations_with_scores(batch)]
+
+    def moderations_with_scores(
+        self, batch: Sequence[str]
+    ) -> list[tuple[dict[str, float], dict[str, float]]]:
+        """Per text, (`classify`'s scores, `moderations`' scores), from one pass."""
+        from gova.models.evasion import fold
+
+        scores, _, unsafe = self._analyse([fold(t) for t in batch])
+        return [(s, openai_view(s, float(u))) for s, u in zip(scores, unsafe, strict=True)]
+
+    def classify_with_unsafe(self, batch: Sequence[str]) -> list[dict[str, float]]:
+        """`classify`'s scores plus `unsafe`, the any-unsafe probability (for evaluation)."""
+        from gova.models.evasion import fold
+
+        scores, _, unsafe = self._analyse([fold(t) for t in batch])
+        return [{**s, AGGREGATE: round(float(u), 6)} for s, u in zip(scores, unsafe, strict=True)]
+
+
+def openai_view(scores: dict[str, float], unsafe: float) -> dict[str, float]:
+    """The OpenAI categories' scores scaled together so that the largest equals `unsafe`.
+
+    Each head is calibrated on its own rows, at its own base rate, so the largest of 13
+    independently calibrated probabilities is a poor "is anything wrong" score: a mild insult
+    and a self-harm plan land anywhere relative to each other. The any-unsafe head is trained
+    on the union of the categories across every set; scaling keeps each category's share of
+    the text's harm (which category) and makes the maximum the any-unsafe score (a blend of
+    that head and the largest category, see AGGREGATE_WEIGHT)."""
+    per = {c: float(scores.get(c, 0.0)) for c in OPENAI_CATEGORIES}
+    top = max(per.values(), default=0.0)
+    if top <= 0.0:
+        return {c: 0.0 for c in per}
+    return {c: round(min(v * unsafe / top, 1.0), 6) for c, v in per.items()}
 
 
 def model_dir(settings=None) -> Path:

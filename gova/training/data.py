@@ -29,11 +29,15 @@ LABELS: dict[str, tuple[str, ...]] = {
     "racism": ("hate", "harassment"),
     "misogyny": ("hate", "harassment"),
     "xenophobia": ("hate", "harassment"),
+    "unsafe": ("unsafe",),
 }
 #: labels whose positive (value 1) or negative (value 0) marks a row harmless as a whole.
 BENIGN_WHEN = {"neither": 1, "normal": 1, "toxic": 0, "toxicity": 0, "unsafe": 0}
 #: Sets whose `offensive: 0` means "not offensive at all" (OLID), unlike Davidson's classes.
 BENIGN_OFFENSIVE_ZERO = ("tweeteval_offensive",)
+#: Sets whose rows labelled 0 on everything they label are harmless rows (GAHD's and
+#: Stormfront's "not hate": the sets' README says the converters put them on the benign route).
+BENIGN_ALL_ZERO = ("gahd", "vicomtech")
 #: Sets only ever evaluated on, never trained on (over-flagging checks).
 EVAL_ONLY = ("xstest",)
 #: Share of every other set held out from training (by id hash).
@@ -66,10 +70,26 @@ class Example:
         return is_held_out(self.dataset, self.id)
 
 
+#: Sets whose rows are translations of one another: all translations of a prompt fall on the
+#: same side of the split (by the id with its language part removed), or held-out figures
+#: would score the translation of a training row.
+TRANSLATED = {
+    "multijail": lambda row_id: row_id.rsplit(":", 1)[0],  # multijail:<n>:<lang>
+    "xsafety": lambda row_id: ":".join(row_id.split(":")[:2] + row_id.split(":")[3:]),
+}
+
+
+def split_key(dataset: str, row_id: str) -> str:
+    for prefix, group in TRANSLATED.items():
+        if dataset.startswith(prefix):
+            return group(row_id)
+    return row_id
+
+
 def is_held_out(dataset: str, row_id: str) -> bool:
     if dataset.startswith(EVAL_ONLY):
         return True
-    digest = hashlib.sha256(f"{dataset}:{row_id}".encode()).digest()
+    digest = hashlib.sha256(f"{dataset}:{split_key(dataset, row_id)}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < HELD_OUT_SHARE
 
 
@@ -85,6 +105,8 @@ def to_example(row: dict, dataset: str) -> Example:
     benign = any(raw.get(label) == value for label, value in BENIGN_WHEN.items())
     if dataset.startswith(BENIGN_OFFENSIVE_ZERO) and raw.get("offensive") == 0:
         benign = True
+    if dataset.startswith(BENIGN_ALL_ZERO) and raw and not any(raw.values()):
+        benign = True
     labels: dict[str, int] = {}
     for label, value in raw.items():
         # A user's own data may use Gova's category names directly.
@@ -99,9 +121,33 @@ def to_example(row: dict, dataset: str) -> Example:
         for label in raw:
             for cat in LABELS.get(label, ()):
                 labels.setdefault(cat, 0)
+    # Written seeds label every category they speak for: a swearing seed is not unsafe.
+    unsafe = any_unsafe(labels, benign or dataset == SEEDS_SET)
+    if unsafe is not None:
+        labels[UNSAFE] = unsafe
     lang = str(row["lang"]) if row.get("lang") else None
     agreement = _agreement(row, dataset)
     return Example(str(row["id"]), str(row["text"]), dataset, labels, benign, raw, lang, agreement)
+
+
+#: The derived label "some OpenAI category applies" (what `/v1/moderations` answers with
+#: `flagged`): 1 when one of the row's OpenAI-category labels is 1, 0 when the row is labelled
+#: harmless or every OpenAI category is labelled 0, unknown otherwise. xstest's own
+#: `unsafe` label is the same notion.
+UNSAFE = "unsafe"
+#: The written seeds' data set name (`gova.training.text.load_seeds`).
+SEEDS_SET = "gova_seeds"
+
+
+def any_unsafe(labels: dict[str, int], benign: bool) -> int | None:
+    from gova.models.text import OPENAI_CATEGORIES
+
+    known = [labels[c] for c in OPENAI_CATEGORIES if c in labels]
+    if any(known):
+        return 1
+    if benign or len(known) == len(OPENAI_CATEGORIES):
+        return 0
+    return None
 
 
 def _agreement(row: dict, dataset: str) -> float | None:

@@ -417,6 +417,19 @@ def write_report(metrics: dict[str, Any], out_dir: Path, plots: dict[str, str]) 
         ]
     else:
         parts.append(f"Not run: no evaluated row labelled `{ev['category']}`=1 that it scores.")
+    share = metrics.get("encoder_share") or {}
+    if share:
+        parts += [
+            "",
+            "## Cascade",
+            "",
+            "Share of each set's evaluated rows that the first pass (n-grams and "
+            "alt-profanity-check) left to the encoder; the rest kept the first pass's scores.",
+            "",
+            markdown_table(
+                [["dataset", "reached the encoder"]] + [[d, _pct(v)] for d, v in share.items()]
+            ),
+        ]
     parts += ["", "## Precision-recall plots", ""]
     if plots:
         parts += [f"- [{cat}]({name})" for cat, name in plots.items()]
@@ -430,16 +443,25 @@ def write_report(metrics: dict[str, Any], out_dir: Path, plots: dict[str, str]) 
 
 
 def score_all(
-    model: Any, texts: Sequence[str], batch: int, stream: TextIO | None = None
+    model: Any,
+    texts: Sequence[str],
+    batch: int,
+    stream: TextIO | None = None,
+    reached: list[bool] | None = None,
 ) -> list[dict[str, float]]:
-    """Score in batches, reporting rows done / total, rows/s and ETA on `stream`."""
+    """Score in batches, reporting rows done / total, rows/s and ETA on `stream`; where the
+    model has a cascade, `reached` gets whether each text reached its encoder."""
     stream = stream or sys.stderr
     tty = stream.isatty()
     out: list[dict[str, float]] = []
     start = last = time.monotonic()
     total = len(texts)
+    # With the any-unsafe probability where the model has one (Gova's text model).
+    classify = getattr(model, "classify_with_unsafe", model.classify)
     for first in range(0, total, batch):
-        out += model.classify(list(texts[first : first + batch]))
+        out += classify(list(texts[first : first + batch]))
+        if reached is not None and hasattr(model, "last_encoded"):
+            reached += [bool(x) for x in model.last_encoded]
         now = time.monotonic()
         if now - last >= (0.5 if tty else 5.0) or len(out) == total:
             last = now
@@ -501,7 +523,8 @@ def evaluate(
         # the deployment's GOVA_THRESHOLDS overrides.
         thresholds = {**getattr(model, "thresholds", {}), **get_settings().thresholds}
     thresholds = {c: float(t) for c, t in thresholds.items() if c in model.categories}
-    scores = score_all(model, [ex.text for ex in examples], batch, stream)
+    reached: list[bool] = []
+    scores = score_all(model, [ex.text for ex in examples], batch, stream, reached)
     print(f"evasion: rescoring toxic rows after {_n_tricks()} tricks", file=stream or sys.stderr)
     metrics = {
         "model": {"name": model.name, "version": getattr(model, "version", None)},
@@ -517,9 +540,20 @@ def evaluate(
         },
         "thresholds": thresholds,
         "datasets": metrics_for(scores, examples, thresholds),
+        "encoder_share": _encoder_share(examples, reached),
         "evasion": evasion_check(model, examples, batch=batch),
     }
     return metrics, scores
+
+
+def _encoder_share(examples: Sequence[Example], reached: list[bool]) -> dict[str, float]:
+    """Per data set, the share of rows the cascade's first pass left to the encoder."""
+    if len(reached) != len(examples):
+        return {}
+    return {
+        dataset: round(sum(reached[i] for i in idx) / len(idx), 4)
+        for dataset, idx in _by_dataset(examples).items()
+    }
 
 
 def _n_tricks() -> int:
@@ -530,12 +564,17 @@ def _n_tricks() -> int:
 
 def _with_embedding_cache(model, cache: Path):
     """Reuse cached embeddings of texts seen before (same vectors, minutes faster)."""
-    from gova.models.embeddings import MiniLMEncoder
+    from gova.models.embeddings import E5Encoder, MiniLMEncoder
     from gova.models.text import TextModel
     from gova.training.embedding_cache import CachedEncoder
+    from gova.training.text import multilingual_cache
 
     if isinstance(model, TextModel):
-        model = TextModel(model.path, encoder=CachedEncoder(MiniLMEncoder(), cache))
+        model = TextModel(
+            model.path,
+            encoder=CachedEncoder(MiniLMEncoder(), cache),
+            multilingual_encoder=CachedEncoder(E5Encoder(), multilingual_cache(cache)),
+        )
     return model
 
 
@@ -553,8 +592,17 @@ def run(args: argparse.Namespace, model: Any = None, stream: TextIO | None = Non
             raise EvalError(f"cannot read the data: {exc}") from None
         chosen = select(examples, all_rows=args.all_rows, limit=args.limit)
         if getattr(args, "by_language", False):
-            # Report each language of a set on its own line (rows without `lang`: "?").
-            chosen = [replace(ex, dataset=f"{ex.dataset}.{ex.lang or '?'}") for ex in chosen]
+            # Report each language of a set on its own line: the row's `lang`, or for rows
+            # without one the detected language ("und" when it cannot be told).
+            from gova.models.evasion import fold
+            from gova.models.language import detect_language
+
+            chosen = [
+                replace(
+                    ex, dataset=f"{ex.dataset}.{ex.lang or detect_language(fold(ex.text)).code}"
+                )
+                for ex in chosen
+            ]
         if not chosen:
             hint = "" if args.all_rows else " held-out (pass --all-rows to evaluate every row)"
             raise EvalError(f"no{hint} rows to evaluate in {', '.join(map(str, args.data))}")

@@ -62,6 +62,8 @@ def assert_result_shape(result: dict) -> None:
     assert list(result["categories"]) == list(OPENAI_CATEGORIES)
     assert all(isinstance(v, bool) for v in result["categories"].values())
     assert list(result["category_scores"]) == list(OPENAI_CATEGORIES)
+    # As in OpenAI's API: flagged exactly when some category is.
+    assert result["flagged"] == any(result["categories"].values())
     for value in result["category_scores"].values():
         assert isinstance(value, float) and 0.0 <= value <= 1.0
     assert result["category_applied_input_types"] == {c: ["text"] for c in OPENAI_CATEGORIES}
@@ -80,13 +82,14 @@ async def toxicity(api: httpx.AsyncClient, text: str) -> float:
 
 async def test_openai_response_shape(running, acme):
     async with client_for(running, acme["key"]) as api:
-        r = await api.post("/v1/moderations", json={"input": [TOXIC, BENIGN, ""]})
+        # "you suck" was flagged with every category false (by toxicity and profanity).
+        r = await api.post("/v1/moderations", json={"input": [TOXIC, BENIGN, "", "you suck"]})
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"id", "model", "results"}
     assert body["id"].startswith("modr-") and len(body["id"]) == len("modr-") + 32
     assert body["model"].startswith("gova-text-")
-    assert len(body["results"]) == 3
+    assert len(body["results"]) == 4
     for result in body["results"]:
         assert_result_shape(result)
 
@@ -142,11 +145,17 @@ async def test_openai_flags_follow_each_tenants_policy(running, pool):
         b_before = await flags(b["key"])
         assert b_before[1][0] is False  # the deployment's defaults do not flag a kind text
 
-        # A flags anything at least half as toxic as the kind text: both texts, for A only.
+        # A flags toxicity beyond half the kind text's: Gova's verdicts would flag both, but
+        # toxicity is no OpenAI category, so /v1/moderations flags neither for it.
         r = await api_a.put("/api/v1/policy", json={"thresholds": {"toxicity": tox_benign / 2}})
+        assert r.status_code == 200, r.text
+        assert [flagged for flagged, _ in await flags(a["key"])] == [b_before[0][0], False]
+        # A flags any harassment at all: both texts, for A only, and it says why.
+        r = await api_a.put("/api/v1/policy", json={"thresholds": {"harassment": 1e-9}})
         assert r.status_code == 200, r.text
         a_after = await flags(a["key"])
         assert [flagged for flagged, _ in a_after] == [True, True]
+        assert all(categories["harassment"] for _, categories in a_after)
         assert await flags(b["key"]) == b_before
 
 
