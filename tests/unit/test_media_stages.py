@@ -174,3 +174,37 @@ async def test_loudness_and_clipping_are_measured_and_silence_is_not_words(
     assert levels.clipped_fraction > 0.3 and levels.loud_fraction > 0.9
     # A pure tone holds no speech: the VAD keeps the recogniser from inventing words.
     assert scored.media.segments == [] and scored.scores == {}
+
+
+async def test_a_corrupt_file_that_reached_the_worker_is_dead_lettered_not_fatal(
+    stack, sent, storage, settings, tenant
+):
+    """Bytes that bypassed the API's checks (a bridge, a bad disk): the stage names the
+    problem in a dead letter and goes on with the next item."""
+    from gova.worker.stages.audio_transcriber import transcribe_audio
+    from gova.worker.stages.image_classifier import classify_images
+
+    good = await stored_item(storage, settings, "image", encoded(picture(seed=9), "PNG"))
+    bad = await stored_item(storage, settings, "image", encoded(picture(seed=10), "PNG"))
+    await storage.pool.execute(
+        "UPDATE media_blobs SET data = substring(data from 1 for 200) WHERE sha256 = $1",
+        bad.media.sha256,
+    )
+    async with classify_images.test_context() as agent:
+        for item in (bad, good):
+            await agent.put(wire(item), key=item.key.encode(), wait=False)
+        await outcomes(agent, 2)
+    letters = [DeadLetter.model_validate_json(s[2]) for s in sent if s[0] == "gova.deadletter"]
+    assert [s[0] for s in sent].count("content.scored") == 1
+    assert len(letters) == 1 and "truncated or corrupt" in letters[0].error
+
+    sent.clear()
+    clip = await stored_item(storage, settings, "audio", tone(1.0))
+    await storage.pool.execute(
+        "UPDATE media_blobs SET data = substring(data from 1 for 3000) WHERE sha256 = $1",
+        clip.media.sha256,
+    )
+    async with transcribe_audio.test_context() as agent:
+        await agent.put(wire(clip), key=clip.key.encode())
+    [(topic, _, value)] = sent
+    assert topic == "gova.deadletter" and "WAV audio is truncated" in value.decode()
