@@ -8,7 +8,6 @@ moderators clicking at once approve it once) and hands it to the worker's execut
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field, ValidationError
@@ -18,6 +17,7 @@ from gova.api.body_limit import BodyLimitedRoute
 from gova.api.errors import AUTHENTICATED, WITH_BODY, WITH_PARAMS, responses
 from gova.api.state import ApiState, get_state
 from gova.schemas.actions import ActionEvent, ActionSpec, ActionStatus, HistoryEntry
+from gova.schemas.fields import ActionParams
 from gova.streams import ACTIONS_EXECUTE
 
 router = APIRouter(
@@ -37,7 +37,7 @@ class ActionPage(BaseModel):
 
 
 class Approval(BaseModel):
-    params: dict[str, Any] | None = Field(
+    params: ActionParams | None = Field(
         None, description="edited parameters, e.g. a shorter TIMEOUT {'duration': 300}"
     )
 

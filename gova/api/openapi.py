@@ -65,3 +65,6 @@ def _deployment_rules(schemas: dict[str, Any], settings: Settings) -> None:
 
     allowed = {h.strip() for h in settings.llm_allowed_hosts.split(",") if h.strip()}
     schemas["LLMSettings"]["properties"]["base_url"]["pattern"] = base_url_pattern(allowed)
+    if settings.webhook_hosts:  # beside the URL's own pattern: one of these hosts
+        url = schemas["WebhookTarget"]["properties"]["url"]
+        url["allOf"] = [{"pattern": base_url_pattern(set(settings.webhook_hosts))}]

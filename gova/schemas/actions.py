@@ -6,7 +6,7 @@ worker plans with it, and every action travels and is stored as an `ActionEvent`
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from gova.core.keys import moderator_key
-from gova.schemas.fields import JsonInt, StoredText
+from gova.schemas.fields import ActionParams, JsonInt, StoredText
 
 ActionType = Literal["REPLY", "DELETE", "WARN", "TIMEOUT", "KICK", "BAN"]
 #: How strong an action is, weakest first: "the higher of two proposals" compares these.
@@ -77,7 +77,7 @@ class ActionSpec(BaseModel):
     )
 
     type: ActionType
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: ActionParams = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _params(self) -> ActionSpec:
@@ -118,7 +118,9 @@ class DiscordTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     guild_id: str = Field(pattern=r"^[0-9]{1,20}$")
-    channel_ids: list[str] = Field(default_factory=list, description="empty: every channel")
+    channel_ids: list[Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]] = Field(
+        default_factory=list, max_length=500, description="empty: every channel"
+    )
 
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

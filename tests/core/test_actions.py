@@ -216,3 +216,27 @@ def test_ladder_steps_given_in_any_order_are_put_in_order():
         ]
     )
     assert [step.strikes for step in config.ladder] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"message": "be kind\x00"}, "NUL"),
+        ({"message": {"nested": "document"}}, "must be text, a number"),
+        ({"bad name": 1}, "parameter names"),
+        ({f"p{i}": i for i in range(17)}, "at most 16"),
+        ({"message": "x" * 2_001}, "over 2000 characters"),
+    ],
+)
+def test_action_parameters_are_a_few_named_scalars_that_postgresql_can_store(params, says):
+    with pytest.raises(ValidationError, match=says):
+        ActionSpec(type="REPLY", params=params)
+
+
+def test_watched_channels_are_discord_ids():
+    with pytest.raises(ValidationError, match="channel_ids.0"):
+        ModeratorConfig.model_validate(
+            {"platform": "discord", "discord": {"guild_id": "1", "channel_ids": ["general"]}}
+        )
+    kept = ActionSpec(type="REPLY", params={"message": "hi", "mention": False, "x": None})
+    assert kept.params == {"message": "hi", "mention": False, "x": None}
