@@ -162,6 +162,13 @@ class Settings(BaseSettings):
     discord_bridge: bool = False
     discord_bridge_refresh_s: float = 5.0
     discord_bridge_queue: int = 10_000
+    # Discord attachments (images, audio) are fetched by the intake (API, bridge) from these
+    # hosts only, over https (comma-separated; empty: never fetched, only recorded), each
+    # within this many seconds in all; the CA bundle trusted for them instead of the
+    # system's (unset: certifi's), for TLS-inspecting egress proxies and tests.
+    discord_attachment_hosts: str = "cdn.discordapp.com,media.discordapp.net"
+    discord_attachment_timeout_s: float = Field(10.0, gt=0)
+    discord_attachment_ca_file: Path | None = None
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -183,6 +190,10 @@ class Settings(BaseSettings):
             str(ipaddress.ip_network(e, strict=False)) if "/" in e else str(ipaddress.ip_address(e))
             for e in _entries(self.trusted_proxies)
         ]
+
+    @property
+    def attachment_hosts(self) -> frozenset[str]:
+        return frozenset(h.lower() for h in _entries(self.discord_attachment_hosts))
 
     @property
     def media_body_bytes(self) -> int:

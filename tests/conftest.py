@@ -49,6 +49,10 @@ os.environ.update(
     # Executors call a local fake Discord on this port (tests/integration/test_action_flow.py).
     GOVA_DISCORD_API_BASE=f"http://127.0.0.1:{_free_port()}/api/v10",
     GOVA_ACTION_SWEEP_INTERVAL_S="2",
+    # Discord attachments come from a local fake CDN over TLS (tests/fakes/cdn.py writes its
+    # CA here); Discord's own hosts are off the list, so no test reaches out.
+    GOVA_DISCORD_ATTACHMENT_HOSTS="127.0.0.1",
+    GOVA_DISCORD_ATTACHMENT_CA_FILE=str(DATA_DIR / "fake-cdn-ca.pem"),
     # Tests stand for many clients behind a proxy on 127.0.0.1 (X-Forwarded-For).
     GOVA_TRUSTED_PROXIES="127.0.0.1",
     # The contract test's fuzzer probes every operation with bad keys from one address, over

@@ -2,11 +2,15 @@
 already, moderated like any item by the moderator that watches the message's guild.
 
 The body is Discord's own message object (`id`, `channel_id`, `guild_id`, `author {id,
-bot}`, `content`, `attachments`). Bot authors are ignored (Gova's own replies among them);
-attachments are kept in the item's metadata until the media stages classify them.
+bot}`, `content`, `attachments`). Bot authors are ignored (Gova's own replies among them).
+Image and audio attachments on Discord's CDN are fetched and become the item's parts
+(`gova.integrations.discord_attachments`); the others, and any that could not be fetched,
+are named in the answer and in the item's metadata (`attachments_skipped`).
 """
 
 from __future__ import annotations
+
+import json
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -14,10 +18,11 @@ from fastapi.responses import JSONResponse
 from gova.api.auth import Tenant, current_tenant
 from gova.api.body_limit import BodyLimitedRoute
 from gova.api.errors import AUTHENTICATED, WITH_BODY, responses
-from gova.api.moderate import answer
+from gova.api.moderate import _done, answer, stored_or_none
 from gova.api.state import ApiState, get_state
+from gova.integrations.discord_attachments import discord_item, holding
 from gova.schemas.actions import ModeratorConfig
-from gova.schemas.discord import DiscordMessage, content_event, watches
+from gova.schemas.discord import DiscordMessage, item_id, watches
 
 router = APIRouter(
     prefix="/api/v1/discord",
@@ -31,10 +36,13 @@ router = APIRouter(
     "/messages",
     responses={
         200: {
-            "description": "ignored (a bot's message, or no text), with the reason; or the "
-            "verdict of a message sent before"
+            "description": "ignored (a bot's message, or neither text nor a file that could "
+            "be fetched), with the reason; or the verdict of a message sent before"
         },
-        202: {"description": "accepted; poll status_url"},
+        202: {
+            "description": "accepted; poll status_url (`attachments_skipped`: the attachments "
+            "not moderated, with why)"
+        },
         **responses(*WITH_BODY, 404, e404="no moderator of this tenant watches that guild"),
     },
 )
@@ -57,8 +65,16 @@ async def discord_message(
             f"body.guild_id: no moderator of this tenant watches guild {message.guild_id}"
             f" (channel {message.channel_id})",
         )
-    if not message.content.strip():
-        return JSONResponse(
-            {"status": "ignored", "reason": "no text (attachments wait for the media stages)"}
-        )
-    return await answer(state, tenant, content_event(message, moderator), request, wait=False)
+    content_id = item_id(message)
+    if stored := (await stored_or_none(state, tenant.id, [content_id])).get(content_id):
+        return JSONResponse(_done(stored))  # sent before: its verdict, nothing fetched again
+    async with holding(message):
+        event, skipped = await discord_item(message, moderator, state.settings)
+        extra = {"attachments_skipped": skipped} if skipped else {}
+        if event is None:
+            reason = "no text and no file that could be fetched"
+            return JSONResponse({"status": "ignored", "reason": reason, **extra})
+        answered = await answer(state, tenant, event, request, wait=False)
+    if extra and answered.status_code == status.HTTP_202_ACCEPTED:
+        return JSONResponse({**json.loads(answered.body), **extra}, status_code=202)
+    return answered

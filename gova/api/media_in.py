@@ -20,7 +20,7 @@ from functools import cache
 from fastapi import HTTPException
 
 from gova.api.state import ApiState
-from gova.media.inspect import MediaError, inspect, missing_extra
+from gova.media.inspect import MediaError, byte_limit, inspect, missing_extra
 from gova.models.text import deployment_thresholds
 from gova.schemas import ContentEvent, Policy
 from gova.schemas.media import Media
@@ -48,17 +48,10 @@ def check_enabled(kind: str, where: str) -> None:
         raise HTTPException(422, f"{where}.contentType: {why}")
 
 
-def _limit(kind: str, state: ApiState) -> tuple[int, str]:
-    s = state.settings
-    if kind == "image":
-        return s.image_max_bytes, "GOVA_IMAGE_MAX_BYTES"
-    return s.audio_max_bytes, "GOVA_AUDIO_MAX_BYTES"
-
-
 def decode_base64(kind: str, content: str, state: ApiState, where: str) -> bytes:
     """The file's bytes; over the byte limit is refused before decoding."""
     payload = _DATA_URL.sub("", content, count=1)
-    limit, name = _limit(kind, state)
+    limit, name = byte_limit(kind, state.settings)
     if len(payload) * 3 // 4 - 2 > limit:
         raise HTTPException(
             413,

@@ -51,6 +51,7 @@ def joined(state: dict, parts: int) -> Item:
     results = [
         PartResult(
             part=i.part,
+            name=_name(i),
             content_type=i.media.kind if i.part and i.media else i.event.content_type,
             scores=i.scores or {},
             flagged=flagged(i.policy, i.scores or {}),
@@ -73,6 +74,12 @@ def joined(state: dict, parts: int) -> Item:
             "media": next((i.media for i in items if i.part == 0), None),
         }
     )
+
+
+def _name(item: Item) -> str | None:
+    """An attachment part's name, as its sender gave it."""
+    attachments = item.event.attachments
+    return attachments[item.part - 1].name if 0 < item.part <= len(attachments) else None
 
 
 def triggered_by(results: list[PartResult]) -> int | None:

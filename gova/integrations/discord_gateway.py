@@ -13,8 +13,10 @@ Which guilds to forward is reread from PostgreSQL every `discord_bridge_refresh_
 started moderators with `platform: discord`. A connection opens for a token when one of its
 moderators starts, and closes when the last stops. Items enter through the API's own
 `submit` (policy, pending mark, acknowledged by the broker), so a message is moderated as if
-a relay had posted it. Messages wait in a bounded queue while the broker is slow; beyond it
-they are dropped with a warning rather than held without limit.
+a relay had posted it; its images and audio are fetched from Discord's CDN just before, one
+message at a time (`gova.integrations.discord_attachments`, as the API does). Messages wait
+in a bounded queue (their attachments as URLs, never bytes) while the broker is slow; beyond
+it they are dropped with a warning rather than held without limit.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from gova.api.key_cache import Tenant
 from gova.api.moderate import stored_or_none, submit
 from gova.api.state import ApiState
 from gova.integrations.discord import bot_token
+from gova.integrations.discord_attachments import discord_item
 from gova.schemas import ContentEvent
 from gova.schemas.actions import ModeratorConfig
-from gova.schemas.discord import DiscordMessage, content_event, watches
+from gova.schemas.discord import DiscordMessage, item_id, watches
 from gova.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,19 @@ RECONNECT_MAX_S = 300.0
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """A message for one tenant's moderator, as queued (its item is made on forwarding)."""
+
+    message: DiscordMessage
+    moderator: str
+    edit: str | None = None
+
+    @property
+    def id(self) -> str:
+        return item_id(self.message, self.edit)
+
+
+@dataclass(frozen=True)
 class Watch:
     """A started moderator of a tenant that watches a Discord guild."""
 
@@ -67,7 +83,8 @@ class Watch:
 def dispatched(raw: str | dict[str, Any]) -> tuple[DiscordMessage, str | None] | None:
     """The message in one gateway payload, with the edit's name for MESSAGE_UPDATE (its edit
     time in ms); None for anything else: other opcodes and events, direct messages, bot and
-    webhook authors, updates that did not change the text (embeds unfurling), malformed data.
+    webhook authors, updates that did not change the text (embeds unfurling), malformed data,
+    messages with neither text nor attachments.
     """
     payload = json.loads(raw) if isinstance(raw, str) else raw
     if not isinstance(payload, dict) or payload.get("op") != 0:
@@ -90,20 +107,20 @@ def dispatched(raw: str | dict[str, Any]) -> tuple[DiscordMessage, str | None] |
     except ValidationError as exc:
         log.warning("%s %s skipped: %s", event, data.get("id"), exc.errors()[0]["msg"])
         return None
-    if message.author.bot or not message.content.strip():
+    if message.author.bot or not (message.content.strip() or message.attachments):
         return None
     return message, edit
 
 
 def items_for(
     message: DiscordMessage, edit: str | None, watching: Iterable[Watch]
-) -> list[tuple[Tenant, ContentEvent]]:
+) -> list[tuple[Tenant, Incoming]]:
     """One item per tenant whose started moderator watches the message's guild and channel
     (a tenant's first such moderator by name, as for `POST /api/v1/discord/messages`)."""
-    items: dict[str, tuple[Tenant, ContentEvent]] = {}
+    items: dict[str, tuple[Tenant, Incoming]] = {}
     for w in watching:
         if w.tenant.id not in items and watches(w.config, message):
-            items[w.tenant.id] = (w.tenant, content_event(message, w.moderator, edit=edit))
+            items[w.tenant.id] = (w.tenant, Incoming(message, w.moderator, edit))
     return list(items.values())
 
 
@@ -163,7 +180,7 @@ class Bridge:
     dropped: int = 0
 
     def __post_init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[Tenant, ContentEvent]] = asyncio.Queue(
+        self.queue: asyncio.Queue[tuple[Tenant, Incoming]] = asyncio.Queue(
             self.state.settings.discord_bridge_queue
         )
 
@@ -192,20 +209,33 @@ class Bridge:
                 )
         return queued
 
-    async def forward(self, tenant: Tenant, event: ContentEvent) -> None:
+    async def forward(self, tenant: Tenant, incoming: Incoming) -> None:
         """Submit one item unless its id came before (a gateway replays events on resume),
-        retrying while the broker or the database is away."""
+        its attachments fetched once, retrying while the broker or the database is away."""
+        event, fetched = None, False
         for attempt in range(len(RETRY_S) + 1):
             try:
-                if event.id not in await stored_or_none(self.state, tenant.id, [event.id]):
+                if incoming.id in await stored_or_none(self.state, tenant.id, [incoming.id]):
+                    return
+                if not fetched:
+                    event, fetched = await self._item(incoming), True
+                if event is not None:
                     await submit(self.state, tenant, [event])
                 return
             except Exception as exc:
                 if attempt == len(RETRY_S):
-                    log.error("item %s of tenant %s not forwarded: %s", event.id, tenant.id, exc)
+                    log.error("item %s of tenant %s not forwarded: %s", incoming.id, tenant.id, exc)
                     return
-                log.warning("forwarding %s failed (%s); retrying", event.id, exc)
+                log.warning("forwarding %s failed (%s); retrying", incoming.id, exc)
                 await asyncio.sleep(RETRY_S[attempt])
+
+    async def _item(self, incoming: Incoming) -> ContentEvent | None:
+        event, _ = await discord_item(
+            incoming.message, incoming.moderator, self.state.settings, edit=incoming.edit
+        )
+        if event is None:
+            log.info("Discord message %s skipped: no text and no file fetched", incoming.id)
+        return event
 
     async def drain(self) -> None:
         """Forward what is queued now (tests; and on stop)."""

@@ -70,6 +70,13 @@ def missing_extra(kind: str) -> str | None:
     )
 
 
+def byte_limit(kind: str, settings: Settings) -> tuple[int, str]:
+    """A file's byte limit for `kind`, and the setting that names it."""
+    if kind == "image":
+        return settings.image_max_bytes, "GOVA_IMAGE_MAX_BYTES"
+    return settings.audio_max_bytes, "GOVA_AUDIO_MAX_BYTES"
+
+
 def inspect(kind: str, data: bytes, settings: Settings) -> Media:
     """The checked description of a submitted file, or MediaError saying what is wrong."""
     if not data:
@@ -78,8 +85,7 @@ def inspect(kind: str, data: bytes, settings: Settings) -> Media:
     if found is None or found[0] != kind:
         raise MediaError(f"contentType is {kind!r} but the bytes are {describe(found)}")
     fmt = found[1]
-    limit = settings.image_max_bytes if kind == "image" else settings.audio_max_bytes
-    name = "GOVA_IMAGE_MAX_BYTES" if kind == "image" else "GOVA_AUDIO_MAX_BYTES"
+    limit, name = byte_limit(kind, settings)
     if len(data) > limit:
         raise OverLimit(f"{kind} is {len(data):,} bytes, over the limit {name}={limit:,}")
     media = Media(kind=kind, format=fmt, size=len(data), sha256=hashlib.sha256(data).hexdigest())

@@ -57,6 +57,12 @@ class Attachment(BaseModel):
 
     content_type: Literal["image", "audio"] = Field(alias="contentType")
     content: str = Field(min_length=1, max_length=24_000_000, description="base64 or data: URL")
+    name: str | None = Field(
+        None,
+        max_length=256,
+        description="what the sender calls the file (Discord's attachment id for a Discord "
+        "message); the verdict's part carries it",
+    )
 
 
 class ContentEvent(BaseModel):

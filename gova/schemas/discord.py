@@ -8,12 +8,13 @@ and ignored, since Discord adds fields without notice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gova.schemas.actions import ModeratorConfig
-from gova.schemas.content import ContentEvent
+from gova.schemas.content import Attachment, ContentEvent
 
 SNOWFLAKE = r"^[0-9]{1,20}$"
 
@@ -33,6 +34,7 @@ class DiscordAttachment(BaseModel):
     content_type: str | None = Field(None, max_length=200)
     size: int | None = Field(None, ge=0)
     url: str | None = Field(None, max_length=2_000)
+    proxy_url: str | None = Field(None, max_length=2_000)
 
 
 class DiscordMessage(BaseModel):
@@ -59,11 +61,29 @@ def watches(config: ModeratorConfig, message: DiscordMessage) -> bool:
     )
 
 
+def item_id(message: DiscordMessage, edit: str | None = None) -> str:
+    return f"discord-{message.id}" + (f".edit-{edit}" if edit else "")
+
+
 def content_event(
-    message: DiscordMessage, moderator: str, *, edit: str | None = None
-) -> ContentEvent:
+    message: DiscordMessage,
+    moderator: str,
+    *,
+    edit: str | None = None,
+    files: Sequence[Attachment] = (),
+    skipped: Sequence[dict[str, str]] = (),
+) -> ContentEvent | None:
     """The item for a message; an edit (`edit` names it, e.g. its edit time in ms) is an item
-    of its own, so the edited text gets a verdict rather than the first text's again."""
+    of its own, so the edited text gets a verdict rather than the first text's again.
+
+    `files` are the attachments fetched (`gova.integrations.discord_attachments`), each named
+    by its Discord id: the item's attachments, or, in a message without text, its content
+    (the first; `metadata.content_attachment` names it) and attachments. `skipped` (the
+    attachments not fetched, with why) goes to `metadata.attachments_skipped`. None when
+    there is nothing to moderate (no text and no file)."""
+    text = message.content if message.content.strip() else ""
+    if not text and not files:
+        return None
     metadata: dict[str, Any] = {
         "source": "discord",
         "moderator": moderator,
@@ -73,10 +93,19 @@ def content_event(
     }
     if message.attachments:
         metadata["attachments"] = [a.model_dump(exclude_none=True) for a in message.attachments]
+    if skipped:
+        metadata["attachments_skipped"] = list(skipped)
+    if text:
+        kind, content, rest = "text", text, list(files)
+    else:
+        first, *rest = files
+        kind, content = first.content_type, first.content
+        metadata["content_attachment"] = first.name
     return ContentEvent(
-        id=f"discord-{message.id}" + (f".edit-{edit}" if edit else ""),
+        id=item_id(message, edit),
         userId=message.author.id,
-        contentType="text",
-        content=message.content,
+        contentType=kind,
+        content=content,
         metadata=metadata,
+        attachments=rest,
     )

@@ -27,6 +27,8 @@ class PartResult(BaseModel):
     """One part of a multi-part item, as decide found it (part 0: the event's content)."""
 
     part: int
+    # The attachment's `name`, when the sender gave one (part 0, the content, has none).
+    name: str | None = None
     content_type: ContentType
     scores: dict[str, float] = Field(default_factory=dict)
     flagged: list[str] = Field(default_factory=list)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from types import TracebackType
@@ -26,6 +27,9 @@ class ServedFake:
     probe_path = "/"
     #: What is served; the subclass builds it in its __init__.
     app: FastAPI
+    #: For a fake served over TLS: uvicorn's ssl_* options, and what its probe trusts.
+    tls: dict[str, str] = {}
+    verify: ssl.SSLContext | bool = True
 
     def __init__(self, port: int = 0) -> None:
         self.port = port  # 0: any free port
@@ -40,8 +44,11 @@ class ServedFake:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
-        self.root = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        scheme = "https" if self.tls else "http"
+        self.root = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", **self.tls
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name=self.name, daemon=True
@@ -74,7 +81,7 @@ class ServedFake:
     def _wait_until_answering(self, timeout_s: float) -> None:
         assert self._thread is not None
         deadline = time.monotonic() + timeout_s
-        with httpx.Client(timeout=1.0) as client:
+        with httpx.Client(timeout=1.0, verify=self.verify) as client:
             while True:
                 if not self._thread.is_alive():
                     raise RuntimeError(f"{self.name} server thread exited during startup")

@@ -14,6 +14,7 @@ from gova.api.key_cache import Tenant
 from gova.integrations.discord_gateway import Bridge, Watch, dispatched, items_for
 from gova.schemas import Policy
 from gova.schemas.actions import ModeratorConfig
+from gova.schemas.discord import content_event
 
 DISPATCHES = json.loads(
     (Path(__file__).parents[1] / "fakes/data/discord_dispatches.json").read_text()
@@ -35,8 +36,11 @@ def watch(tid: str, name: str, guild: str = GUILD, channels: list[str] | None = 
 def test_a_message_create_becomes_an_item_of_the_guilds_moderator():
     message, edit = dispatched(json.dumps(DISPATCHES["message_create"]))
     assert edit is None
-    [(who, item)] = items_for(message, edit, [watch("acme", "mods"), watch("acme", "other", "1")])
-    assert who.id == "acme"
+    [(who, incoming)] = items_for(
+        message, edit, [watch("acme", "mods"), watch("acme", "other", "1")]
+    )
+    item = content_event(incoming.message, incoming.moderator, edit=incoming.edit)
+    assert who.id == "acme" and incoming.id == item.id
     assert item.id == "discord-1313131313131313100"
     assert item.user_id == "900000000000000777"
     assert item.content == "you are a worthless idiot"
@@ -50,7 +54,8 @@ def test_a_message_create_becomes_an_item_of_the_guilds_moderator():
 
 def test_an_edit_is_an_item_of_its_own_named_by_its_edit_time():
     message, edit = dispatched(DISPATCHES["message_update"])
-    [(_, item)] = items_for(message, edit, [watch("acme", "mods")])
+    [(_, incoming)] = items_for(message, edit, [watch("acme", "mods")])
+    item = content_event(incoming.message, incoming.moderator, edit=incoming.edit)
     assert edit == "1796280060500"  # 2026-12-03T06:41:00.500Z in milliseconds
     assert item.id == "discord-1313131313131313100.edit-1796280060500"
     assert item.content == "have a nice day everyone"
@@ -87,7 +92,7 @@ def test_each_tenant_watching_the_guild_gets_its_own_item_and_unwatched_channels
         watch("initech", "mods", channels=["1"]),  # other channels only
     ]
     found = items_for(message, edit, watching)
-    assert [(t.id, i.metadata.moderator) for t, i in found] == [
+    assert [(t.id, i.moderator) for t, i in found] == [
         ("acme", "a-mods"),
         ("globex", "mods"),
     ]
