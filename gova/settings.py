@@ -192,6 +192,10 @@ class Settings(BaseSettings):
         ]
 
     @property
+    def webhook_hosts(self) -> frozenset[str]:
+        return frozenset(h.lower() for h in _entries(self.webhook_allowed_hosts))
+
+    @property
     def attachment_hosts(self) -> frozenset[str]:
         return frozenset(h.lower() for h in _entries(self.discord_attachment_hosts))
 
@@ -230,10 +234,6 @@ class Settings(BaseSettings):
     def pg_dir(self) -> Path:
         return self.data_dir / "pg"
 
-
-    @property
-    def webhook_hosts(self) -> frozenset[str]:
-        return frozenset(h.lower() for h in _entries(self.webhook_allowed_hosts))
 
 def _entries(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
