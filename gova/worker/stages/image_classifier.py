@@ -18,11 +18,11 @@ from gova import cache
 from gova.media.inspect import image_frames
 from gova.models.image import pdq
 from gova.schemas import Item
-from gova.streams import CONTENT_IMAGE, CONTENT_SCORED
+from gova.streams import CONTENT_IMAGE
 from gova.worker.app import app, settings
 from gova.worker.media_resources import image_model, read_media
 from gova.worker.resources import resources
-from gova.worker.stages.plumbing import dead_letter, emit, parse_batch, with_storage
+from gova.worker.stages.plumbing import scored_batches, with_storage
 from gova.worker.topics import topics
 
 
@@ -111,21 +111,11 @@ async def score_images(items: list[Item]) -> list[Item | Exception]:
 
 @app.agent(topics[CONTENT_IMAGE.name])
 async def classify_images(stream):
-    async for events in stream.take_events(
-        settings.image_batch_size, within=settings.image_batch_within_s
+    async for outcome in scored_batches(
+        stream,
+        "classify_image",
+        score_images,
+        size=settings.image_batch_size,
+        within=settings.image_batch_within_s,
     ):
-        parsed, dead = await parse_batch(events, "classify_image", Item)
-        for letter in dead:
-            yield letter
-        if not parsed:
-            continue
-        try:
-            outcomes = await score_images([item for _, item in parsed])
-        except Exception as exc:
-            outcomes = [exc] * len(parsed)
-        for (event, _), outcome in zip(parsed, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                yield await dead_letter("classify_image", event, outcome)
-            else:
-                await emit(CONTENT_SCORED, outcome.key, outcome)
-                yield outcome
+        yield outcome

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from gova.core.effects import Delete, Effect, Emit, Outcome, Put, Store
-from gova.schemas import DeadLetter
+from gova.schemas import DeadLetter, Item
 from gova.storage import UNAVAILABLE, PostgresStorage
-from gova.streams import DEAD_LETTER, TopicSpec
+from gova.streams import CONTENT_SCORED, DEAD_LETTER, TopicSpec
 from gova.worker.resources import resources
 from gova.worker.tables import tables
 from gova.worker.topics import topics
@@ -99,6 +99,36 @@ async def parse_batch(
         except Exception as exc:
             dead.append(await dead_letter(stage, event, exc))
     return parsed, dead
+
+
+async def scored_batches(
+    stream: Any,
+    stage: str,
+    score: Callable[[list[Any]], Awaitable[list[Any]]],
+    *,
+    size: int,
+    within: float,
+) -> AsyncIterator[Any]:
+    """A classifier stage's loop: micro-batches of items scored together and sent on to
+    content.scored. `score` answers one outcome per item, in order: the scored item, or the
+    exception that item failed with (a batch that raises fails every item); failures are
+    dead-lettered, one event each, and the rest go on."""
+    async for events in stream.take_events(size, within=within):
+        parsed, dead = await parse_batch(events, stage, Item)
+        for letter in dead:
+            yield letter
+        if not parsed:
+            continue
+        try:
+            outcomes = await score([item for _, item in parsed])
+        except Exception as exc:
+            outcomes = [exc] * len(parsed)
+        for (event, _), outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                yield await dead_letter(stage, event, outcome)
+            else:
+                await emit(CONTENT_SCORED, outcome.key, outcome)
+                yield outcome
 
 
 async def with_storage(work: Callable[[PostgresStorage], Awaitable[T]]) -> T:

@@ -12,10 +12,10 @@ import asyncio
 from gova import cache
 from gova.models.language import detect_languages
 from gova.schemas import Item
-from gova.streams import CONTENT_SCORED, CONTENT_TEXT
+from gova.streams import CONTENT_TEXT
 from gova.worker.app import app, settings
 from gova.worker.resources import resources
-from gova.worker.stages.plumbing import dead_letter, emit, parse_batch
+from gova.worker.stages.plumbing import scored_batches
 from gova.worker.topics import topics
 
 
@@ -48,20 +48,11 @@ async def score_batch(items: list[Item]) -> list[Item]:
 
 @app.agent(topics[CONTENT_TEXT.name])
 async def classify_text(stream):
-    async for events in stream.take_events(
-        settings.text_batch_size, within=settings.text_batch_within_s
+    async for outcome in scored_batches(
+        stream,
+        "classify_text",
+        score_batch,
+        size=settings.text_batch_size,
+        within=settings.text_batch_within_s,
     ):
-        parsed, dead = await parse_batch(events, "classify_text", Item)
-        for letter in dead:
-            yield letter
-        if not parsed:
-            continue
-        try:
-            scored = await score_batch([item for _, item in parsed])
-        except Exception as exc:
-            for event, _ in parsed:
-                yield await dead_letter("classify_text", event, exc)
-            continue
-        for item in scored:
-            await emit(CONTENT_SCORED, item.key, item)
-            yield item
+        yield outcome
