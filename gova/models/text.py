@@ -241,6 +241,16 @@ def load_vectorizers(spec: dict, vocab_path: Path):
     return vectorizers
 
 
+def int8_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`w` as int8 columns and a float32 scale per column (its largest |weight| / 127), so
+    that `q * scale` is what scores. The first pass's 180k x heads n-gram weights take a
+    quarter of float32's bytes this way (the artifact stays a few MB); training fits the
+    calibration and the cascade band on these stored values, not on the unrounded ones."""
+    scale = np.abs(w).max(axis=0) / 127.0
+    scale[scale == 0] = 1.0
+    return np.round(w / scale).astype(np.int8), scale.astype(np.float32)
+
+
 class TextModel:
     """Loads a `gova train text` artifact; `classify` is safe to call from one thread at a time
     per instance (onnxruntime sessions are thread-safe, the folding is pure)."""
@@ -283,6 +293,8 @@ class TextModel:
         self._multilingual_b = weights["multilingual_bias"].astype(np.float32)
         # The cascade's first pass: n-grams and alt-profanity-check's logit, calibrated.
         self._cheap_w = weights["cheap"].astype(np.float32)  # (n_lexical + 1, heads)
+        if "cheap_scale" in weights.files:  # stored as int8 columns (see int8_columns)
+            self._cheap_w *= weights["cheap_scale"]
         self._cheap_b = weights["cheap_bias"].astype(np.float32)
         self._cheap_calibration = weights["cheap_calibration"].astype(np.float32)
         self._heads: list[str] = self.meta["heads"]

@@ -30,6 +30,7 @@ from gova.models.text import (
     Features,
     ProfanityCheckScorer,
     calibrator_inputs,
+    int8_columns,
     routes,
 )
 from gova.training.data import SEEDS_SET, Example, expand, load_examples, read_rows, to_example
@@ -352,6 +353,8 @@ def train(
         inputs_all = calibrator_inputs(raw_all, profanity[cal_all], portuguese[cal_all], expert_all)
         # The first pass: n-grams and alt-profanity-check, fitted and calibrated the same way.
         cheap_coef, cheap_b[j] = _fit(cheap_x[fit], y_fit, weights, head_c)
+        q, scale = int8_columns(cheap_coef[:, None])  # calibrated as it is stored
+        cheap_coef = (q * scale)[:, 0]
         cheap_w[:, j] = cheap_coef
         cheap_in = calibrator_inputs(
             cheap_x[cal] @ cheap_coef + cheap_b[j], profanity[cal], portuguese[cal], 0 * raw
@@ -411,7 +414,7 @@ def train(
         "calibration": calibration,
         "multilingual": multi_w,
         "multilingual_bias": multi_b,
-        "cheap": cheap_w.astype(np.float16),
+        **dict(zip(("cheap", "cheap_scale"), int8_columns(cheap_w), strict=True)),
         "cheap_bias": cheap_b,
         "cheap_calibration": cheap_calibration,
     }

@@ -162,3 +162,16 @@ def test_the_portuguese_expert_moves_portuguese_scores_only(model):
         model._experts = [model._heads.index("toxicity")]
     assert with_expert[0] != pytest.approx(without[0], abs=1e-3)
     assert with_expert[1] == pytest.approx(without[1], abs=1e-6)
+
+
+def test_the_first_pass_weights_are_stored_as_int8_columns_within_half_a_step():
+    import numpy as np
+
+    from gova.models.text import int8_columns
+
+    w = np.random.default_rng(7).normal(size=(1000, 3)).astype(np.float32)
+    w[:, 2] = 0.0  # a column of zeros keeps a usable scale
+    q, scale = int8_columns(w)
+    assert q.dtype == np.int8 and scale.shape == (3,)
+    assert np.all(np.abs(q * scale - w) <= scale / 2 + 1e-6)
+    assert np.abs(q[:, 0]).max() == 127 and not q[:, 2].any()
