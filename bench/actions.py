@@ -182,6 +182,28 @@ async def start_moderator(broker: str, monitor_url: str, tenant: str) -> None:
     raise TimeoutError(f"the worker did not run moderator {MODERATOR!r} within 60 s")
 
 
+def acted_on(
+    broker: str, dsn: str, prefix: str, n: int, offset: int, *, timeout: float, rate=None
+) -> list[dict]:
+    """`n` insults as Discord messages (ids from `offset` on) put on content.raw, at once or
+    at `rate` items/s, then waited for until every acting one's action has settled."""
+    from gova.runners.up import DEMO_TENANT
+
+    run = f"{prefix}{uuid.uuid4().hex[:8]}"
+    asyncio.run(
+        produce_directly(
+            broker,
+            DEMO_TENANT,
+            n,
+            run,
+            rate=rate,
+            corpus=insults(n),
+            metadata=discord_metadata(offset),
+        )
+    )
+    return asyncio.run(settled(dsn, DEMO_TENANT, run, n, timeout=timeout))
+
+
 async def settled(dsn: str, tenant: str, run: str, n: int, timeout: float) -> list[dict]:
     """Once all `n` verdicts of `run` are stored and every acting one's action has settled:
     per item, its decision, when its verdict was stored, and its actions."""
@@ -323,18 +345,7 @@ def main() -> int:
 
         offset = 0
         say(f"[2/3] backlog: {args.items} items onto content.raw at once ...")
-        run = f"abl{uuid.uuid4().hex[:8]}"
-        asyncio.run(
-            produce_directly(
-                broker,
-                DEMO_TENANT,
-                args.items,
-                run,
-                corpus=insults(args.items),
-                metadata=discord_metadata(offset),
-            )
-        )
-        items = asyncio.run(settled(dsn, DEMO_TENANT, run, args.items, timeout=300))
+        items = acted_on(broker, dsn, "abl", args.items, offset, timeout=300)
         backlog = summarise("backlog", items)
         backlog["calls_per_action"] = calls_per_action(discord, offset, args.items)
         offset += args.items
@@ -348,36 +359,12 @@ def main() -> int:
         )
 
         rate = args.rate or round(args.rate_share * backlog["executed_per_s"], 1)
-        warm = f"awarm{uuid.uuid4().hex[:8]}"
         warm_n = max(1, int(rate * 2))
-        asyncio.run(
-            produce_directly(
-                broker,
-                DEMO_TENANT,
-                warm_n,
-                warm,
-                rate=rate,
-                corpus=insults(warm_n),
-                metadata=discord_metadata(offset),
-            )
-        )
-        asyncio.run(settled(dsn, DEMO_TENANT, warm, warm_n, timeout=120))
+        acted_on(broker, dsn, "awarm", warm_n, offset, rate=rate, timeout=120)
         offset += warm_n
         n = int(rate * args.seconds)
         say(f"[3/3] latency: {n} items at {rate:g}/s evenly over {args.seconds:g} s ...")
-        run = f"alat{uuid.uuid4().hex[:8]}"
-        asyncio.run(
-            produce_directly(
-                broker,
-                DEMO_TENANT,
-                n,
-                run,
-                rate=rate,
-                corpus=insults(n),
-                metadata=discord_metadata(offset),
-            )
-        )
-        items = asyncio.run(settled(dsn, DEMO_TENANT, run, n, timeout=120))
+        items = acted_on(broker, dsn, "alat", n, offset, rate=rate, timeout=120)
         latency = summarise(f"latency at {rate:g}/s", items)
         latency["calls_per_action"] = calls_per_action(discord, offset, n)
         say(
