@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # before deciding on those that came, and how often it looks.
     parts_timeout_s: float = Field(60.0, gt=0)
     parts_sweep_interval_s: float = Field(2.0, gt=0)
+    # How long a joined item is remembered, so a part delivered again is dropped, not
+    # decided a second time (longer than a consumer's redelivery window).
+    parts_remember_s: float = Field(3600.0, gt=0)
 
     # Deployment overrides of the text model's calibrated thresholds (its model.json).
     thresholds: dict[str, float] = Field(default_factory=dict)

@@ -1,7 +1,10 @@
 """Joining the parts of one item (its content and its attachments, each classified by its
 own stage) before the policy decides: kept in a changelog table keyed by item, concluded
 when every part is in, or when the oldest has waited GOVA_PARTS_TIMEOUT_S (a lost part
-never holds the verdict forever)."""
+never holds the verdict forever). A concluded item leaves a small marker behind for
+GOVA_PARTS_REMEMBER_S, so that a part delivered again (a consumer that restarts before its
+offset is committed) is dropped instead of opening a second join that would decide the
+item, and count against its author, twice."""
 
 from __future__ import annotations
 
@@ -21,27 +24,49 @@ def key_of(item: Item) -> str:
 
 
 def gather(item: Item, state: dict | None, now: float) -> Outcome:
-    """Add a part. The result is the joined item once every part is in (the entry is then
-    removed), else None (the entry kept, stamped with when its first part came)."""
+    """Add a part. The result is the joined item once every part is in (the entry then
+    becomes a `concluded` marker), else None (the entry kept, stamped with when its first
+    part came). A part of an item concluded already is dropped."""
+    if _concluded(state):
+        return Outcome(None, [])
     state = {"first_at": now, "parts": item.parts, "items": {}} if state is None else state
     state["items"][str(item.part)] = item.model_dump(mode="json", by_alias=True)
     key = key_of(item)
     if len(state["items"]) < item.parts:
         return Outcome(None, [Put(PARTS, key, state)])
-    return Outcome(joined(state, item.parts), [Delete(PARTS, key)])
+    return Outcome(joined(state, item.parts), [Put(PARTS, key, concluded(now))])
 
 
-def overdue(state: dict | None, now: float, timeout_s: float) -> bool:
-    return state is not None and now - state["first_at"] >= timeout_s
+def concluded(now: float) -> dict:
+    """What stays of an item once it is joined: when, and nothing of its content."""
+    return {"concluded_at": now}
 
 
-def expire(key: str, state: dict | None, now: float, timeout_s: float) -> Outcome:
+def _concluded(state: dict | None) -> bool:
+    return state is not None and "concluded_at" in state
+
+
+def overdue(state: dict | None, now: float, timeout_s: float, remember_s: float) -> bool:
+    """An entry whose parts have waited long enough, or a marker old enough to forget."""
+    if state is None:
+        return False
+    if _concluded(state):
+        return now - state["concluded_at"] >= remember_s
+    return now - state["first_at"] >= timeout_s
+
+
+def expire(
+    key: str, state: dict | None, now: float, timeout_s: float, remember_s: float
+) -> Outcome:
     """An entry whose wait is over: the item joined from the parts that came (the rest
-    named in `parts_missing`), the entry removed. None if it was concluded already."""
-    if not overdue(state, now, timeout_s):
+    named in `parts_missing`), the entry a marker; a marker past GOVA_PARTS_REMEMBER_S
+    removed. None for the result in every other case."""
+    if not overdue(state, now, timeout_s, remember_s):
         return Outcome(None, [])
     assert state is not None
-    return Outcome(joined(state, state["parts"]), [Delete(PARTS, key)])
+    if _concluded(state):
+        return Outcome(None, [Delete(PARTS, key)])
+    return Outcome(joined(state, state["parts"]), [Put(PARTS, key, concluded(now))])
 
 
 def joined(state: dict, parts: int) -> Item:

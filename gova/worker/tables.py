@@ -32,5 +32,8 @@ tables: dict[str, faust.Table] = {
     BEHAVIOUR: _table(BEHAVIOUR, "Per-author behaviour: {score, strikes, at}"),
     CHANNELS: _table(CHANNELS, "Recent messages per channel: [{content_id, author_id, text, at}]"),
     MODERATORS: _table(MODERATORS, "Per-moderator state from moderator.events: {config, running}"),
-    PARTS: _table(PARTS, "Items waiting for their parts: {first_at, parts, items: {part: item}}"),
+    PARTS: _table(
+        PARTS,
+        "Items waiting for their parts: {first_at, parts, items: {part: item}}, or {concluded_at}",
+    ),
 }

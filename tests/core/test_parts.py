@@ -12,6 +12,7 @@ from gova.schemas.media import Media
 NOW = 1_700_000_000.0
 TEXT_POLICY = Policy(thresholds={"toxicity": 0.8, "sexual": 0.7}, review_band=(0.35, 0.85))
 IMAGE_POLICY = Policy(thresholds={"sexual": 0.9, "violence/graphic": 0.8})
+REMEMBER_S = 3600.0
 
 
 def image(sha: str = "ab") -> Media:
@@ -70,7 +71,7 @@ def test_parts_are_joined_and_the_verdict_names_the_part_that_triggered():
     assert first.result is None and isinstance(first.effects[0], Put)
     state = first.effects[0].value
     second = parts.gather(text, state, NOW + 1)
-    assert second.effects == [Delete(parts.PARTS, "acme:u1|m1")]
+    assert second.effects == [Put(parts.PARTS, "acme:u1|m1", {"concluded_at": NOW + 1})]
     joined = second.result
     assert [r.part for r in joined.part_results] == [0, 1]
     assert joined.part_results[1].flagged == ["sexual"]  # by the image's own threshold
@@ -96,12 +97,29 @@ def test_a_lost_part_does_not_hold_the_verdict_past_the_timeout():
     state = parts.gather(text, None, NOW).effects[0].value
     key = "acme:u1|m1"
     assert (
-        not parts.overdue(state, NOW + 5, 10)
-        and parts.expire(key, state, NOW + 5, 10).result is None
+        not parts.overdue(state, NOW + 5, 10, REMEMBER_S)
+        and parts.expire(key, state, NOW + 5, 10, REMEMBER_S).result is None
     )
-    late = parts.expire(key, state, NOW + 10, 10)
-    assert late.effects == [Delete(parts.PARTS, key)]
+    late = parts.expire(key, state, NOW + 10, 10, REMEMBER_S)
+    assert late.effects == [Put(parts.PARTS, key, {"concluded_at": NOW + 10})]
     verdict = decide.decide(late.result, None, half_life_s=86_400).result
     assert verdict.decision == "act" and verdict.triggered_by == 0
     assert verdict.parts_missing == [1]
-    assert parts.expire(key, None, NOW + 20, 10).result is None  # concluded already
+    assert parts.expire(key, None, NOW + 20, 10, REMEMBER_S).result is None  # forgotten
+
+
+def test_a_part_delivered_again_after_the_join_is_dropped_until_forgotten():
+    text, picture = scored_parts(multipart(), {"toxicity": 0.95}, [{"sexual": 0.0}])
+    key = "acme:u1|m1"
+    state = parts.gather(text, None, NOW).effects[0].value
+    joined = parts.gather(picture, state, NOW + 1)
+    assert joined.result is not None
+    marker = joined.effects[0].value
+    assert "items" not in marker  # nothing of the content is kept
+
+    again = parts.gather(text, marker, NOW + 2)  # the text part redelivered
+    assert again.result is None and again.effects == []
+    assert parts.expire(key, marker, NOW + 100, 10, REMEMBER_S).result is None
+    assert not parts.overdue(marker, NOW + REMEMBER_S, 10, REMEMBER_S)
+    forget = parts.expire(key, marker, NOW + 1 + REMEMBER_S, 10, REMEMBER_S)
+    assert forget.result is None and forget.effects == [Delete(parts.PARTS, key)]

@@ -40,7 +40,9 @@ async def decide_scored_record(record: Scored) -> Verdict | Item | PartsDue:
     if isinstance(scored, PartsDue):
         key = scored.parts_due
         entry = tables[parts.PARTS].get(key)
-        item = await applied(parts.expire(key, entry, now, settings.parts_timeout_s))
+        item = await applied(
+            parts.expire(key, entry, now, settings.parts_timeout_s, settings.parts_remember_s)
+        )
     elif scored.parts > 1:
         key = parts.key_of(scored)
         item = await applied(parts.gather(scored, tables[parts.PARTS].get(key), now))
@@ -53,10 +55,11 @@ async def decide_scored_record(record: Scored) -> Verdict | Item | PartsDue:
 
 @app.timer(interval=settings.parts_sweep_interval_s)
 async def parts_due() -> None:
-    """Items whose parts waited long enough: told to decide, on the item's own partition."""
+    """Items whose parts waited long enough, and markers old enough to forget: sent, on the
+    item's own partition, to decide (the table's writer)."""
     now = time.time()
     for key, entry in list(tables[parts.PARTS].items()):
-        if parts.overdue(entry, now, settings.parts_timeout_s):
+        if parts.overdue(entry, now, settings.parts_timeout_s, settings.parts_remember_s):
             await emit(CONTENT_SCORED, key.rpartition("|")[0], PartsDue(parts_due=key))
 
 
