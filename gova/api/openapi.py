@@ -60,8 +60,23 @@ def _fill_settings(node: Any, settings: Settings) -> None:
 
 def _deployment_rules(schemas: dict[str, Any], settings: Settings) -> None:
     event = schemas["ContentEvent"]["properties"]
-    event["content"]["maxLength"] = min(event["content"]["maxLength"], settings.max_content_chars)
     event["contentType"]["enum"] = sorted(ENABLED_MODALITIES)
+    text_limit = settings.max_content_chars
+    if not ENABLED_MODALITIES - {"text"}:
+        event["content"]["maxLength"] = min(event["content"]["maxLength"], text_limit)
+    else:  # the text limit is text's alone; a file's limit counts decoded bytes (a 413)
+        schemas["ContentEvent"]["allOf"] = [
+            {
+                "if": {"properties": {"contentType": {"const": "text"}}},
+                "then": {"properties": {"content": {"maxLength": text_limit}}},
+            }
+        ]
+        event["content"]["description"] = (
+            f"text: at most {text_limit:,} characters (GOVA_MAX_CONTENT_CHARS); image or "
+            f"audio: base64 or a data: URL of at most {settings.image_max_bytes:,} / "
+            f"{settings.audio_max_bytes:,} bytes once decoded (GOVA_IMAGE_MAX_BYTES / "
+            "GOVA_AUDIO_MAX_BYTES; over them, 413)"
+        )
 
     allowed = {h.strip() for h in settings.llm_allowed_hosts.split(",") if h.strip()}
     schemas["LLMSettings"]["properties"]["base_url"]["pattern"] = base_url_pattern(allowed)

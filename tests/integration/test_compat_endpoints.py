@@ -377,11 +377,18 @@ async def test_perspective_counts_against_the_rate_limit(running, pool, redis):
     assert int(r.headers["retry-after"]) >= 1
 
 
-async def test_routes_are_documented(running):
+async def test_routes_are_documented(running, settings):
     async with client_for(running, None) as anonymous:
-        paths = (await anonymous.get("/openapi.json")).json()["paths"]
+        document = (await anonymous.get("/openapi.json")).json()
+    paths = document["paths"]
     assert paths["/v1/moderations"]["post"]["summary"]
     assert paths[ANALYZE]["post"]["summary"]
+    # The text limit is documented for text alone: a base64 image is longer than it.
+    event = document["components"]["schemas"]["ContentEvent"]
+    text_rule = event["allOf"][0]
+    assert text_rule["if"]["properties"]["contentType"] == {"const": "text"}
+    assert text_rule["then"]["properties"]["content"]["maxLength"] == settings.max_content_chars
+    assert event["properties"]["content"]["maxLength"] > 4 * settings.image_max_bytes // 3
 
 
 # --- The rate limit and the scorer, in this process ------------------------------------------
