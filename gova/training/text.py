@@ -47,9 +47,9 @@ LEXICAL_CATEGORIES = ("toxicity", "hate", "insult", "profanity", "harassment", "
 #: sets teach those categories' multilingual heads, every other category and `unsafe`.
 #: (A user's own sets, named otherwise, teach the main heads as before.)
 NOT_FOR_MAIN_LEXICAL = (
-    "ailuminate", "convabuse", "donotanswer", "edos", "gahd", "harmbench", "japanese_toxic",
-    "kmhas", "mlma", "multijail", "strongreject", "surge_", "toxic_spans", "vicomtech",
-    "xsafety",
+    "ailuminate", "benign_prompts", "convabuse", "donotanswer", "edos", "gahd", "harmbench",
+    "japanese_toxic", "kmhas", "mlma", "multijail", "strongreject", "surge_", "toxic_spans",
+    "vicomtech", "xsafety",
 )  # fmt: skip
 #: Benign public rows used as negatives for the seed-only categories (a sample, for speed).
 BENIGN_NEGATIVES = 6000
