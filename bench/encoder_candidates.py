@@ -63,7 +63,8 @@ class Unavailable(Exception):
 
 class OnnxEncoder:
     """A sentence encoder in ONNX: tokenizer.json, length-sorted micro-batches with each row
-    masked to its own tokens, mean or CLS pooling, L2-normalised (as gova's MiniLM)."""
+    masked to its own tokens, mean-pooled, L2-normalised (as gova's MiniLM, whose width is
+    fixed at 384: mpnet's is 768)."""
 
     def __init__(
         self,
@@ -71,7 +72,6 @@ class OnnxEncoder:
         model: Path,
         tokenizer: Path,
         output: str | None = None,
-        pooling: str = "mean",
         threads: int | None = None,
     ) -> None:
         import onnxruntime as ort
@@ -88,7 +88,6 @@ class OnnxEncoder:
         self._inputs = {i.name for i in self._s.get_inputs()}
         outs = self._s.get_outputs()
         self._out = output or outs[0].name
-        self._pool = pooling
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         enc = self._tok.encode_batch(list(texts))
@@ -106,10 +105,7 @@ class OnnxEncoder:
             if "token_type_ids" in self._inputs:
                 feed["token_type_ids"] = 0 * ids
             (hidden,) = self._s.run([self._out], feed)
-            if self._pool == "cls":
-                pooled = hidden[:, 0]
-            else:
-                pooled = (hidden * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1)[:, None], 1)
+            pooled = (hidden * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1)[:, None], 1)
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             if out is None:
                 out = np.empty((len(texts), pooled.shape[1]), np.float32)

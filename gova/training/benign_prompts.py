@@ -65,8 +65,9 @@ def normalised(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .,!?;:'\"()[]")
 
 
-def texts_of(repo: str, path: str, line: dict) -> Iterator[tuple[str, str]]:
-    """(stable id, text) of one source row: a task's instruction, each question turn."""
+def texts_of(repo: str, path: str, line: dict) -> Iterator[tuple[str | None, str]]:
+    """(stable id, text) of one source row: a task's instruction, each question turn (GSM8K
+    rows have no id: None, and the row's file and line number stand for it)."""
     if repo == "yizhongw/self-instruct":
         yield line["id"], line["instruction"]
     elif repo == "lm-sys/FastChat":
